@@ -1,0 +1,22 @@
+"""Names shared by every resource kind: API group, labels, field manager."""
+
+GROUP = "tenancy.io"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+MANAGER = "tenant-operator"
+FINALIZER = f"{GROUP}/finalizer"
+
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+LABEL_TENANT = f"{GROUP}/tenant"
+LABEL_PRIMARY_NAMESPACE = f"{GROUP}/primary"
+
+
+def managed_labels(slug: str) -> dict[str, str]:
+    """The labels every object the operator creates for a tenant carries."""
+    return {LABEL_MANAGED_BY: MANAGER, LABEL_TENANT: slug}
+
+
+def tenant_selector(slug: str) -> str:
+    """A label selector matching exactly what the operator created for one tenant."""
+    return ",".join(f"{key}={value}" for key, value in managed_labels(slug).items())

@@ -1,0 +1,67 @@
+"""The `tenant-operator` command: run the operator, or regenerate the CRDs from the models."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from pathlib import Path
+
+from . import __version__
+
+
+def run_operator(args: argparse.Namespace) -> None:
+    import kopf
+    from prometheus_client import start_http_server
+
+    from . import runtime  # noqa: F401  (registers handlers)
+
+    kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat.JSON if args.json_logs else kopf.LogFormat.FULL)
+    if args.metrics_port:
+        start_http_server(args.metrics_port, addr=args.bind)
+    liveness = f"http://{args.bind}:{args.liveness_port}/healthz" if args.liveness_port else None
+    asyncio.run(
+        kopf.operator(
+            clusterwide=True,
+            standalone=not args.peering,
+            peering_name=args.peering or None,
+            liveness_endpoint=liveness,
+        )
+    )
+
+
+def write_crds(args: argparse.Namespace) -> None:
+    from .crdgen import write_crds as write
+
+    for path in write(*(Path(directory) for directory in args.out)):
+        print(path)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="tenant-operator", description=__doc__)
+    parser.add_argument("--version", action="version", version=__version__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run the operator against the current kubeconfig or in-cluster config")
+    run.add_argument("--bind", default="0.0.0.0", help="address of the liveness and metrics endpoints")
+    run.add_argument("--liveness-port", type=int, default=8080, help="0 disables /healthz")
+    run.add_argument("--metrics-port", type=int, default=9090, help="0 disables /metrics")
+    run.add_argument("--peering", default="", help="kopf peering name for leader election between replicas")
+    run.add_argument("--json-logs", action="store_true", help="log JSON lines")
+    run.add_argument("--verbose", action="store_true")
+    run.set_defaults(handler=run_operator)
+
+    crds = commands.add_parser("crds", help="regenerate the CustomResourceDefinitions from the models")
+    crds.add_argument("--out", nargs="+", default=["crds", "charts/tenant-operator/crds"])
+    crds.set_defaults(handler=write_crds)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO)
+    args = parse_args(argv)
+    args.handler(args)
+
+
+if __name__ == "__main__":
+    main()

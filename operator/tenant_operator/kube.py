@@ -1,0 +1,92 @@
+"""The operator's async Kubernetes client: server-side apply and a few reads, shared by all handlers."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from kubernetes_asyncio import client, config
+from kubernetes_asyncio.dynamic import DynamicClient
+from kubernetes_asyncio.dynamic.exceptions import ConflictError, NotFoundError
+
+from .api import MANAGER
+
+_dynamic: DynamicClient | None = None
+_api_client: client.ApiClient | None = None
+
+
+async def connect() -> DynamicClient:
+    """Loads in-cluster credentials when running in a pod, else the current kubeconfig."""
+    global _dynamic, _api_client
+    if _dynamic is None:
+        if os.environ.get("KUBERNETES_SERVICE_HOST"):
+            config.load_incluster_config()
+        else:
+            await config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))
+        _api_client = client.ApiClient()
+        _dynamic = await DynamicClient(_api_client)
+    return _dynamic
+
+
+async def close() -> None:
+    global _dynamic, _api_client
+    if _api_client is not None:
+        await _api_client.close()
+    _dynamic = _api_client = None
+
+
+async def _resource(api_version: str, kind: str) -> Any:
+    dynamic = await connect()
+    return await dynamic.resources.get(api_version=api_version, kind=kind)
+
+
+async def apply(obj: dict[str, Any]) -> dict[str, Any]:
+    """Server-side apply as the operator's field manager; idempotent, so safe on every reconcile."""
+    dynamic = await connect()
+    resource = await _resource(obj["apiVersion"], obj["kind"])
+    result = await dynamic.server_side_apply(
+        resource,
+        body=obj,
+        namespace=obj["metadata"].get("namespace"),
+        field_manager=MANAGER,
+        force_conflicts=True,
+    )
+    return result.to_dict()
+
+
+async def get(api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+    dynamic = await connect()
+    resource = await _resource(api_version, kind)
+    try:
+        result = await dynamic.get(resource, name=name, namespace=namespace)
+    except NotFoundError:
+        return None
+    return result.to_dict()
+
+
+async def create(obj: dict[str, Any]) -> dict[str, Any]:
+    dynamic = await connect()
+    resource = await _resource(obj["apiVersion"], obj["kind"])
+    result = await dynamic.create(resource, body=obj, namespace=obj["metadata"].get("namespace"))
+    return result.to_dict()
+
+
+async def list_names(api_version: str, kind: str, label_selector: str, namespace: str | None = None) -> list[str]:
+    dynamic = await connect()
+    resource = await _resource(api_version, kind)
+    result = await dynamic.get(resource, namespace=namespace, label_selector=label_selector)
+    return [item["metadata"]["name"] for item in result.to_dict().get("items", [])]
+
+
+async def delete(api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
+    """Deletes in the background; False when it was already gone."""
+    dynamic = await connect()
+    resource = await _resource(api_version, kind)
+    try:
+        await dynamic.delete(resource, name=name, namespace=namespace, propagation_policy="Background")
+    except NotFoundError:
+        return False
+    return True
+
+
+__all__ = ["ConflictError", "NotFoundError", "apply", "close", "connect", "create", "delete", "get", "list_names"]

@@ -1,0 +1,1 @@
+"""The Tenant kind: model (schema and validation), pure rendering, and kopf handlers."""

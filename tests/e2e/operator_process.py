@@ -1,0 +1,96 @@
+"""The operator as a real process against the test cluster, as a user runs it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.cluster.localcluster import free_port
+from tests.cluster.plugin import ClusterHandle
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class OperatorProcess:
+    def __init__(self, cluster: ClusterHandle, log_path: Path) -> None:
+        self.cluster = cluster
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+        self.liveness_port = 0
+        self.metrics_port = 0
+
+    def start(self, timeout: float = 60) -> None:
+        self.liveness_port, self.metrics_port = free_port(), free_port()
+        log = self.log_path.open("a")
+        self.process = subprocess.Popen(
+            [
+                sys.executable, "-m", "tenant_operator.cli", "run",
+                "--bind", "127.0.0.1",
+                "--liveness-port", str(self.liveness_port),
+                "--metrics-port", str(self.metrics_port),
+                "--json-logs",
+            ],
+            env=self.cluster.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+        )
+        self.wait_live(timeout)
+
+    def wait_live(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"operator exited with {self.process.returncode}:\n{self.logs()[-4000:]}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.liveness_port}/healthz", timeout=2):
+                    return
+            except OSError:
+                time.sleep(0.3)
+        raise TimeoutError(f"operator not live after {timeout}s:\n{self.logs()[-4000:]}")
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as response:
+            return response.read().decode()
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def logs(self) -> str:
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
+
+@pytest.fixture(scope="session")
+def crds_installed(cluster: ClusterHandle) -> ClusterHandle:
+    cluster.kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
+    cluster.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+    return cluster
+
+
+@pytest.fixture(scope="session")
+def operator(crds_installed: ClusterHandle, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
+    process = OperatorProcess(crds_installed, tmp_path_factory.mktemp("operator") / "operator.log")
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
+        if os.environ.get("TENANT_OPERATOR_SHOW_LOGS"):
+            print(process.logs()[-20000:])

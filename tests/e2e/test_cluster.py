@@ -1,0 +1,87 @@
+"""The test cluster itself: a real control plane, with pods simulated by kwok."""
+
+import json
+
+import pytest
+
+from tests.cluster.localcluster import read_versions
+from tests.cluster.plugin import ClusterHandle
+
+pytestmark = pytest.mark.e2e
+
+DEPLOYMENT = """
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+  namespace: default
+spec:
+  replicas: 3
+  selector:
+    matchLabels: {{app: {name}}}
+  template:
+    metadata:
+      labels: {labels}
+    spec:
+      containers:
+        - name: app
+          image: example.invalid/app:1.0.0
+"""
+
+
+def test_apiserver_reports_the_pinned_version(cluster: ClusterHandle, request: pytest.FixtureRequest) -> None:
+    if request.config.getoption("--cluster") != "local":
+        pytest.fail("this test checks the locally built control plane; run it with --cluster=local")
+    version = json.loads(cluster.kubectl("version", "-o", "json").stdout)
+    expected = read_versions()["KUBERNETES_VERSION"]
+    assert version["serverVersion"]["gitVersion"] == expected
+    assert version["clientVersion"]["gitVersion"] == expected
+
+
+def test_control_plane_listens_on_loopback(cluster: ClusterHandle) -> None:
+    server = cluster.kubectl("config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}").stdout
+    assert server.startswith("https://127.0.0.1:")
+
+
+def test_deployment_pods_become_ready_and_rollout_completes(cluster: ClusterHandle) -> None:
+    manifest = DEPLOYMENT.format(name="ready-app", labels="{app: ready-app}")
+    cluster.kubectl("apply", "-f", "-", input_text=manifest)
+    try:
+        cluster.kubectl("rollout", "status", "deployment/ready-app", "-n", "default", "--timeout=120s")
+        pods = json.loads(cluster.kubectl("get", "pods", "-n", "default", "-l", "app=ready-app", "-o", "json").stdout)
+        assert len(pods["items"]) == 3
+        for pod in pods["items"]:
+            assert pod["status"]["phase"] == "Running"
+            ready = next(c for c in pod["status"]["conditions"] if c["type"] == "Ready")
+            assert ready["status"] == "True"
+            assert pod["spec"]["nodeName"].startswith("kwok-node-")
+    finally:
+        cluster.kubectl("delete", "deployment", "ready-app", "-n", "default", "--wait=false", check=False)
+
+
+def test_pods_labelled_as_a_bad_version_run_but_never_become_ready(cluster: ClusterHandle) -> None:
+    manifest = DEPLOYMENT.format(name="bad-app", labels="{app: bad-app, tenancy.io/simulate: not-ready}")
+    cluster.kubectl("apply", "-f", "-", input_text=manifest)
+    try:
+        cluster.kubectl(
+            "wait", "pods", "-n", "default", "-l", "app=bad-app",
+            "--for=jsonpath={.status.phase}=Running", "--timeout=60s",
+        )
+        result = cluster.kubectl("rollout", "status", "deployment/bad-app", "-n", "default", "--timeout=5s", check=False)
+        assert result.returncode != 0
+        pods = json.loads(cluster.kubectl("get", "pods", "-n", "default", "-l", "app=bad-app", "-o", "json").stdout)
+        assert len(pods["items"]) == 3
+        for pod in pods["items"]:
+            ready = next(c for c in pod["status"]["conditions"] if c["type"] == "Ready")
+            assert (pod["status"]["phase"], ready["status"]) == ("Running", "False")
+    finally:
+        cluster.kubectl("delete", "deployment", "bad-app", "-n", "default", "--wait=false", check=False)
+
+
+def test_helm_cli_is_the_pinned_build(cluster: ClusterHandle) -> None:
+    import subprocess
+
+    output = subprocess.run(
+        [cluster.tool("helm"), "version", "--short"], env=cluster.env(), capture_output=True, text=True, check=True
+    ).stdout
+    assert output.startswith(read_versions()["HELM_VERSION"])
