@@ -7,7 +7,8 @@ from typing import Any
 
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.dynamic import DynamicClient
-from kubernetes_asyncio.dynamic.exceptions import ConflictError, NotFoundError
+from kubernetes_asyncio.client.exceptions import ApiException
+from kubernetes_asyncio.dynamic.exceptions import ConflictError, NotFoundError, api_exception
 
 from .api import MANAGER
 
@@ -35,6 +36,16 @@ async def close() -> None:
     _dynamic = _api_client = None
 
 
+def _checked(result: Any) -> dict[str, Any]:
+    """The dynamic client returns failures as Status objects instead of raising: raise them here."""
+    data = result.to_dict() if hasattr(result, "to_dict") else dict(result)
+    if data.get("kind") == "Status" and data.get("status") == "Failure":
+        error = ApiException(status=data.get("code") or 500, reason=data.get("reason") or "Failure")
+        error.body = data.get("message", "")
+        raise api_exception(error)
+    return data
+
+
 async def _resource(api_version: str, kind: str) -> Any:
     dynamic = await connect()
     return await dynamic.resources.get(api_version=api_version, kind=kind)
@@ -51,7 +62,7 @@ async def apply(obj: dict[str, Any]) -> dict[str, Any]:
         field_manager=MANAGER,
         force_conflicts=True,
     )
-    return result.to_dict()
+    return _checked(result)
 
 
 async def get(api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
@@ -59,23 +70,23 @@ async def get(api_version: str, kind: str, name: str, namespace: str | None = No
     resource = await _resource(api_version, kind)
     try:
         result = await dynamic.get(resource, name=name, namespace=namespace)
+        return _checked(result)
     except NotFoundError:
         return None
-    return result.to_dict()
 
 
 async def create(obj: dict[str, Any]) -> dict[str, Any]:
     dynamic = await connect()
     resource = await _resource(obj["apiVersion"], obj["kind"])
     result = await dynamic.create(resource, body=obj, namespace=obj["metadata"].get("namespace"))
-    return result.to_dict()
+    return _checked(result)
 
 
 async def list_names(api_version: str, kind: str, label_selector: str, namespace: str | None = None) -> list[str]:
     dynamic = await connect()
     resource = await _resource(api_version, kind)
     result = await dynamic.get(resource, namespace=namespace, label_selector=label_selector)
-    return [item["metadata"]["name"] for item in result.to_dict().get("items", [])]
+    return [item["metadata"]["name"] for item in _checked(result).get("items", [])]
 
 
 async def delete(api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
@@ -83,7 +94,7 @@ async def delete(api_version: str, kind: str, name: str, namespace: str | None =
     dynamic = await connect()
     resource = await _resource(api_version, kind)
     try:
-        await dynamic.delete(resource, name=name, namespace=namespace, propagation_policy="Background")
+        _checked(await dynamic.delete(resource, name=name, namespace=namespace, propagation_policy="Background"))
     except NotFoundError:
         return False
     return True

@@ -9,7 +9,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$here/versions.env"
 
 cache_root="${TENANT_OPERATOR_CACHE:-$HOME/.cache/tenant-operator}"
-tag="k8s-${KUBERNETES_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}_helm-${HELM_VERSION}"
+tag="r${BUILD_RECIPE}_k8s-${KUBERNETES_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}_helm-${HELM_VERSION}"
 out="$cache_root/k8s/$tag"
 bin="$out/bin"
 mkdir -p "$bin" "$out/work"
@@ -60,6 +60,17 @@ build_with_wrapper() {  # build_with_wrapper DIR OUT_NAME PACKAGE VERSION LDFLAG
   (cd "$dir" && go build -trimpath -ldflags "$ldflags" -o "$bin/$name" "$pkg")
 }
 
+helm_ldflags() {  # as helm's Makefile: the Kubernetes version its client-go speaks, for kubeVersion checks
+  local client_go major minor flags
+  client_go="$(grep -E '^\s*k8s.io/client-go ' "$(module_gomod "helm.sh/helm/v3@$HELM_VERSION")" | awk '{print $2}')"
+  major=1; minor="$(echo "$client_go" | cut -d. -f2)"
+  flags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+  for p in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+    flags+=" -X $p.k8sVersionMajor=$major -X $p.k8sVersionMinor=$minor"
+  done
+  echo "$flags"
+}
+
 k8s_ldflags() {
   local v="$KUBERNETES_VERSION" major minor
   major="$(echo "${v#v}" | cut -d. -f1)"; minor="$(echo "${v#v}" | cut -d. -f2)"
@@ -106,8 +117,7 @@ main() {
     "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION"
   go_install kwokctl "sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION" \
     "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION"
-  go_install helm "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" \
-    "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+  go_install helm "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" "$(helm_ldflags)"
   build_kubernetes
   log "all binaries ready in $((SECONDS - total_start))s: $bin"
   echo "$bin"

@@ -93,7 +93,6 @@ TENANT = CustomResourceKind(
                 "metadata.name is the tenant's slug: lowercase letters, digits and '-', starting and ending "
                 f"with a letter or digit, at most {SLUG_MAX_LENGTH} characters"
             ),
-            field_path=".metadata.name",
         ),
     ),
 )
