@@ -82,11 +82,29 @@ async def create(obj: dict[str, Any]) -> dict[str, Any]:
     return _checked(result)
 
 
-async def list_names(api_version: str, kind: str, label_selector: str, namespace: str | None = None) -> list[str]:
+async def list_objects(
+    api_version: str, kind: str, namespace: str | None = None, label_selector: str | None = None
+) -> list[dict[str, Any]]:
     dynamic = await connect()
     resource = await _resource(api_version, kind)
     result = await dynamic.get(resource, namespace=namespace, label_selector=label_selector)
-    return [item["metadata"]["name"] for item in _checked(result).get("items", [])]
+    return list(_checked(result).get("items", []))
+
+
+async def list_names(api_version: str, kind: str, label_selector: str, namespace: str | None = None) -> list[str]:
+    items = await list_objects(api_version, kind, namespace=namespace, label_selector=label_selector)
+    return [item["metadata"]["name"] for item in items]
+
+
+async def merge_patch(
+    api_version: str, kind: str, name: str, body: dict[str, Any], namespace: str | None = None
+) -> dict[str, Any]:
+    dynamic = await connect()
+    resource = await _resource(api_version, kind)
+    result = await dynamic.patch(
+        resource, body=body, name=name, namespace=namespace, content_type="application/merge-patch+json"
+    )
+    return _checked(result)
 
 
 async def delete(api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
@@ -100,4 +118,16 @@ async def delete(api_version: str, kind: str, name: str, namespace: str | None =
     return True
 
 
-__all__ = ["ConflictError", "NotFoundError", "apply", "close", "connect", "create", "delete", "get", "list_names"]
+__all__ = [
+    "ConflictError",
+    "NotFoundError",
+    "apply",
+    "close",
+    "connect",
+    "create",
+    "delete",
+    "get",
+    "list_names",
+    "list_objects",
+    "merge_patch",
+]

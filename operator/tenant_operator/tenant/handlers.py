@@ -1,16 +1,17 @@
-"""kopf handlers for Tenant: read, render, apply, report. The logic lives in model and render."""
+"""kopf handlers for Tenant: read, render, apply, report. The logic lives in model, effective and render."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Iterable
 from typing import Any
 
 import kopf
 from pydantic import ValidationError
 
 from .. import kube
-from ..api import GROUP, LABEL_TENANT, VERSION, tenant_selector
+from ..api import GROUP, LABEL_MANAGED_BY, LABEL_PRIMARY_NAMESPACE, LABEL_TENANT, VERSION, tenant_selector
 from ..audit import audit
 from ..conditions import set_condition
 from ..metrics import track_reconcile
@@ -18,20 +19,36 @@ from . import render
 from .model import TenantSpec
 
 CONFLICT_RETRY_SECONDS = 30
+API_CONCURRENCY = 16
+LABEL_RETAINED_FROM = f"{GROUP}/retained-from"
+PRUNED_KINDS = (("rbac.authorization.k8s.io/v1", "RoleBinding"), ("networking.k8s.io/v1", "NetworkPolicy"))
+SCALABLE_KINDS = (("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"))
+
+_api_slots = asyncio.Semaphore(API_CONCURRENCY)
 
 
 class NamespaceConflict(Exception):
     """A namespace the tenant wants exists and belongs to somebody else."""
 
 
-async def ensure_namespace(desired: dict[str, Any], slug: str) -> str:
+async def _limited(call: Awaitable[Any]) -> Any:
+    async with _api_slots:
+        return await call
+
+
+async def gather_limited(calls: Iterable[Awaitable[Any]]) -> list[Any]:
+    """Runs API calls concurrently, at most API_CONCURRENCY at a time across all tenants."""
+    return await asyncio.gather(*(_limited(call) for call in calls))
+
+
+async def ensure_namespace(desired: dict[str, Any], slug: str) -> None:
     """Creates the namespace, or re-applies it when it is already the tenant's; never adopts another's."""
     name = desired["metadata"]["name"]
     existing = await kube.get("v1", "Namespace", name)
     if existing is None:
         try:
             await kube.create(desired)
-            return "created"
+            return
         except kube.ConflictError:
             existing = await kube.get("v1", "Namespace", name)
     labels = ((existing or {}).get("metadata") or {}).get("labels") or {}
@@ -40,14 +57,60 @@ async def ensure_namespace(desired: dict[str, Any], slug: str) -> str:
     if existing["metadata"].get("deletionTimestamp"):
         raise kopf.TemporaryError(f"namespace {name} is still terminating", delay=5)
     await kube.apply(desired)
-    return "unchanged"
 
 
-async def remove_stale_namespaces(slug: str, desired: list[str]) -> list[str]:
+async def release_namespace(name: str, slug: str) -> None:
+    """Retains a namespace: it stops being the tenant's (labels and owner removed) but keeps its data."""
+    labels = {LABEL_MANAGED_BY: None, LABEL_TENANT: None, LABEL_PRIMARY_NAMESPACE: None, LABEL_RETAINED_FROM: slug}
+    await kube.merge_patch("v1", "Namespace", name, {"metadata": {"labels": labels, "ownerReferences": None}})
+
+
+async def retire_namespaces(names: Iterable[str], slug: str, spec: TenantSpec) -> None:
+    retain = spec.deletionPolicy is not None and spec.deletionPolicy.namespaces == "Retain"
+    if retain:
+        await gather_limited(release_namespace(name, slug) for name in names)
+    else:
+        await gather_limited(kube.delete("v1", "Namespace", name) for name in names)
+
+
+async def remove_stale_namespaces(slug: str, spec: TenantSpec, desired: list[str]) -> list[str]:
     owned = await kube.list_names("v1", "Namespace", tenant_selector(slug))
-    stale = render.stale_namespaces(owned, desired)
-    await asyncio.gather(*(kube.delete("v1", "Namespace", name) for name in stale))
+    stale = render.stale_names(owned, desired)
+    await retire_namespaces(stale, slug, spec)
     return stale
+
+
+async def prune(state: render.DesiredState, slug: str) -> None:
+    """Deletes bindings and policies the spec no longer asks for (the kinds whose desired set can shrink)."""
+    selector = tenant_selector(slug)
+    for api_version, kind in PRUNED_KINDS:
+        for namespace in state.namespace_names:
+            existing = await kube.list_names(api_version, kind, selector, namespace=namespace)
+            stale = render.stale_names(existing, state.names_of(kind, namespace))
+            await gather_limited(kube.delete(api_version, kind, name, namespace) for name in stale)
+
+
+async def scale_workloads(namespaces: list[str], suspend: bool) -> int:
+    """Suspends (to zero, recording replicas) or resumes (restoring them) Deployments and StatefulSets."""
+    changed = 0
+    for api_version, kind in SCALABLE_KINDS:
+        for namespace in namespaces:
+            for workload in await kube.list_objects(api_version, kind, namespace=namespace):
+                patch = _scaling_patch(workload, suspend)
+                if patch is not None:
+                    await kube.merge_patch(api_version, kind, workload["metadata"]["name"], patch, namespace)
+                    changed += 1
+    return changed
+
+
+def _scaling_patch(workload: dict[str, Any], suspend: bool) -> dict[str, Any] | None:
+    annotations = workload["metadata"].get("annotations") or {}
+    if not suspend:
+        return render.resumption_patch(annotations)
+    replicas = (workload.get("spec") or {}).get("replicas", 1)
+    if render.SUSPENDED_REPLICAS_ANNOTATION in annotations or replicas == 0:
+        return None
+    return render.suspension_patch(replicas)
 
 
 def read_spec(spec: Any) -> TenantSpec:
@@ -57,26 +120,44 @@ def read_spec(spec: Any) -> TenantSpec:
         raise kopf.PermanentError(f"invalid spec: {error}") from error
 
 
-def report(
-    patch: kopf.Patch,
-    status: dict[str, Any],
-    generation: int,
-    slug: str,
-    namespaces: list[str],
-    ready: bool,
-    reason: str,
-    message: str,
-) -> None:
-    conditions = list(status.get("conditions") or [])
-    condition_status = "True" if ready else "False"
-    conditions = set_condition(conditions, "NamespacesReady", condition_status, reason, message, generation)
-    conditions = set_condition(conditions, "Ready", condition_status, reason, message, generation)
-    patch.status["observedGeneration"] = generation
-    patch.status["phase"] = "Active" if ready else "Failed"
-    patch.status["slug"] = slug
-    patch.status["namespaces"] = namespaces
-    patch.status["primaryNamespace"] = namespaces[0]
-    patch.status["conditions"] = conditions
+class Report:
+    """Collects the conditions of one reconcile and writes them, with the phase, into the status patch."""
+
+    def __init__(self, status: dict[str, Any], generation: int) -> None:
+        self.conditions = list(status.get("conditions") or [])
+        self.generation = generation
+        self.failed: list[tuple[str, str]] = []  # (reason, "Condition: message")
+
+    def set(self, type_: str, ok: bool, reason: str, message: str) -> None:
+        self.conditions = set_condition(
+            self.conditions, type_, "True" if ok else "False", reason, message, self.generation
+        )
+        if not ok and type_ != "Ready":
+            self.failed.append((reason, f"{type_}: {message}"))
+
+    def write(self, patch: kopf.Patch, slug: str, namespaces: list[str], phase: str) -> None:
+        if self.failed:
+            reasons = {reason for reason, _ in self.failed}
+            reason = reasons.pop() if len(reasons) == 1 else "MultipleFailures"
+            self.set("Ready", False, reason, "; ".join(message for _, message in self.failed))
+            phase = "Failed"
+        else:
+            self.set("Ready", True, "Suspended" if phase == "Suspended" else "Provisioned", f"tenant {slug} is {phase.lower()}")
+        patch.status["observedGeneration"] = self.generation
+        patch.status["phase"] = phase
+        patch.status["slug"] = slug
+        patch.status["namespaces"] = namespaces
+        patch.status["primaryNamespace"] = namespaces[0]
+        patch.status["conditions"] = self.conditions
+
+
+async def apply_area(report: Report, condition: str, objects: list[dict[str, Any]], what: str) -> None:
+    try:
+        await gather_limited(kube.apply(obj) for obj in objects)
+    except Exception as error:  # reported in status, then retried by kopf
+        report.set(condition, False, "ApplyFailed", f"{what}: {error}")
+        raise
+    report.set(condition, True, "Applied", f"{len(objects)} {what} object(s) applied")
 
 
 @kopf.on.resume(GROUP, VERSION, "tenants")
@@ -91,44 +172,95 @@ async def reconcile_tenant(
     body: kopf.Body,
     patch: kopf.Patch,
     reason: kopf.Reason,
+    old: Any,
+    new: Any,
     logger: logging.Logger,
     **_: Any,
 ) -> None:
     with track_reconcile("Tenant"):
         slug = name
-        generation = int(meta.get("generation") or 0)
         tenant_spec = read_spec(spec)
-        desired = render.desired_namespaces(slug, uid, tenant_spec)
-        names = [ns["metadata"]["name"] for ns in desired]
+        state = render.desired_state(slug, uid, tenant_spec)
+        names = state.namespace_names
+        report = Report(dict(status), int(meta.get("generation") or 0))
         try:
-            await asyncio.gather(*(ensure_namespace(ns, slug) for ns in desired))
+            await gather_limited(ensure_namespace(ns, slug) for ns in state.namespaces)
         except NamespaceConflict as conflict:
             message = (
                 f"namespace {conflict} already exists and is not managed for tenant {slug}; "
                 "delete or rename it, or choose another namespace"
             )
-            report(patch, dict(status), generation, slug, names, False, "NamespaceConflict", message)
+            report.set("NamespacesReady", False, "NamespaceConflict", message)
+            report.write(patch, slug, names, "Failed")
             kopf.warn(body, reason="NamespaceConflict", message=message)
             raise kopf.TemporaryError(message, delay=CONFLICT_RETRY_SECONDS) from conflict
-        removed = await remove_stale_namespaces(slug, names)
-        message = f"{len(names)} namespace(s) ready: {', '.join(names)}"
-        report(patch, dict(status), generation, slug, names, True, "Provisioned", message)
-        announce(reason, body, slug, tenant_spec, removed)
+        removed = await remove_stale_namespaces(slug, tenant_spec, names)
+        report.set("NamespacesReady", True, "Provisioned", f"{len(names)} namespace(s): {', '.join(names)}")
+
+        try:
+            await apply_area(report, "RBACReady", state.rbac, "RBAC")
+            await apply_area(report, "QuotaReady", state.quota, "quota")
+            await apply_area(report, "NetworkReady", state.network, "network")
+            await gather_limited(kube.apply(obj) for obj in state.settings)
+            await prune(state, slug)
+        finally:
+            phase = "Suspended" if tenant_spec.status == "suspended" else "Active"
+            report.write(patch, slug, names, phase)
+
+        was_suspended = (status or {}).get("phase") == "Suspended"
+        if tenant_spec.status == "suspended" or was_suspended:
+            await scale_workloads(names, suspend=tenant_spec.status == "suspended")
+        announce(reason, body, slug, tenant_spec, old, new, removed)
 
 
-def announce(reason: kopf.Reason, body: kopf.Body, slug: str, spec: TenantSpec, removed: list[str]) -> None:
+def spec_changes(old: Any, new: Any) -> dict[str, dict[str, Any]]:
+    """before/after of the top-level spec fields that changed."""
+    before = dict((old or {}).get("spec") or {})
+    after = dict((new or {}).get("spec") or {})
+    changed = sorted(key for key in before.keys() | after.keys() if before.get(key) != after.get(key))
+    return {
+        "before": {key: before.get(key) for key in changed},
+        "after": {key: after.get(key) for key in changed},
+    }
+
+
+def announce(
+    reason: kopf.Reason, body: kopf.Body, slug: str, spec: TenantSpec, old: Any, new: Any, removed: list[str]
+) -> None:
     if reason == kopf.Reason.CREATE:
-        kopf.info(body, reason="TenantCreated", message=f"tenant {slug} provisioned on plan {spec.plan}")
-        audit("TENANT_CREATED", "high", slug, configuration=spec.model_dump())
-    elif reason == kopf.Reason.UPDATE:
-        kopf.info(body, reason="TenantUpdated", message=f"tenant {slug} updated")
-        audit("TENANT_UPDATED", "medium", slug, removedNamespaces=removed)
+        kopf.info(body, reason="TenantCreated", message=f"[severity=high] tenant {slug} provisioned on plan {spec.plan}")
+        audit("TENANT_CREATED", "high", slug, configuration=spec.model_dump(exclude_none=True))
+        return
+    if reason != kopf.Reason.UPDATE:
+        return
+    changes = spec_changes(old, new)
+    if not changes["after"] and not changes["before"]:
+        return
+    before, after = changes["before"], changes["after"]
+    if "plan" in after:
+        message = f"[severity=medium] plan changed from {before.get('plan') or 'basic'} to {after['plan']}"
+        kopf.info(body, reason="TenantPlanChanged", message=message)
+        audit("TENANT_PLAN_CHANGED", "medium", slug, changes={"before": before.get("plan"), "after": after["plan"]})
+    if "status" in after or "status" in before:
+        if spec.status == "suspended":
+            kopf.info(body, reason="TenantSuspended", message="[severity=high] workloads scaled to zero, new pods blocked")
+            audit("TENANT_SUSPENDED", "high", slug)
+        else:
+            kopf.info(body, reason="TenantResumed", message="[severity=medium] workloads restored")
+            audit("TENANT_RESUMED", "medium", slug)
+    fields = ", ".join(sorted(after.keys() | before.keys()))
+    kopf.info(body, reason="TenantUpdated", message=f"[severity=medium] changed: {fields}")
+    audit("TENANT_UPDATED", "medium", slug, changes=changes, removedNamespaces=removed)
 
 
 @kopf.on.delete(GROUP, VERSION, "tenants")
-async def decommission_tenant(name: str, body: kopf.Body, logger: logging.Logger, **_: Any) -> None:
+async def decommission_tenant(name: str, spec: kopf.Spec, body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     with track_reconcile("Tenant"):
+        tenant_spec = TenantSpec.model_validate(dict(spec))
         owned = await kube.list_names("v1", "Namespace", tenant_selector(name))
-        await asyncio.gather(*(kube.delete("v1", "Namespace", ns) for ns in owned))
-        kopf.info(body, reason="TenantDecommissioned", message=f"deleted namespaces: {', '.join(owned) or 'none'}")
-        audit("TENANT_DECOMMISSIONED", "high", name, deletedNamespaces=owned)
+        await retire_namespaces(owned, name, tenant_spec)
+        policy = tenant_spec.deletionPolicy.namespaces if tenant_spec.deletionPolicy else "Delete"
+        verb = "retained" if policy == "Retain" else "deleted"
+        message = f"[severity=high] tenant {name} decommissioned; namespaces {verb}: {', '.join(owned) or 'none'}"
+        kopf.info(body, reason="TenantDecommissioned", message=message)
+        audit("TENANT_DECOMMISSIONED", "high", name, namespacePolicy=policy, **{f"{verb}Namespaces": owned})

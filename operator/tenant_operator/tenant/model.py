@@ -8,34 +8,160 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from ..conditions import Condition
 from ..crdgen import CelRule, CustomResourceKind, PrinterColumn
+from .plans import CUSTOM_REQUIRED_LIMITS, FEATURES, PlanName, plans_allowing
 
 SLUG_MAX_LENGTH = 40
 NAMESPACE_SUFFIX_MAX_LENGTH = 63 - SLUG_MAX_LENGTH - 1
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+BINARY_QUANTITY = r"^[1-9][0-9]{0,5}(Ki|Mi|Gi|Ti|Pi)$"
+CPU_QUANTITY = r"^([1-9][0-9]{0,4}|[1-9][0-9]{0,6}m)$"
 
-Plan = Literal["basic", "premium", "enterprise", "custom"]
 Phase = Literal["Provisioning", "Active", "Suspended", "Failed", "Decommissioning"]
+PodSecurityLevel = Literal["privileged", "baseline", "restricted"]
 
 NamespaceSuffix = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=NAMESPACE_SUFFIX_MAX_LENGTH, pattern=DNS_LABEL),
+    str, StringConstraints(min_length=1, max_length=NAMESPACE_SUFFIX_MAX_LENGTH, pattern=DNS_LABEL)
 ]
+NamespaceName = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=DNS_LABEL)]
 
 
-class TenantSpec(BaseModel):
-    """Desired state of a tenant."""
-
+class Spec(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class Subject(Spec):
+    """A user, group or service account, as in an RBAC RoleBinding."""
+
+    kind: Literal["User", "Group", "ServiceAccount"] = Field(description="User, Group or ServiceAccount.")
+    name: str = Field(min_length=1, max_length=253, description="Name of the user, group or service account.")
+    namespace: NamespaceName | None = Field(default=None, description="Namespace of a ServiceAccount.")
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self.kind != 'ServiceAccount' || has(self.__namespace__)",
+                    "message": "a ServiceAccount subject needs its namespace",
+                }
+            ]
+        },
+    )
+
+
+Subjects = Annotated[list[Subject], Field(max_length=64)]
+
+
+class AdditionalRoleBinding(Spec):
+    """A binding of a ClusterRole to subjects in every tenant namespace (custom roles)."""
+
+    clusterRoleName: str = Field(min_length=1, max_length=253, description="ClusterRole to bind.")
+    subjects: list[Subject] = Field(min_length=1, max_length=64, description="Who gets the role.")
+
+
+class Limits(Spec):
+    """Overrides of the plan's limits; the custom plan takes all of them from here."""
+
+    maxUsers: int | None = Field(default=None, ge=1, le=1_000_000, description="Most users the tenant may have.")
+    storage: str | None = Field(
+        default=None,
+        pattern=BINARY_QUANTITY,
+        description="Storage per namespace (requests.storage) and largest file upload, e.g. 10Gi.",
+    )
+    apiRequestsPerDay: int | None = Field(
+        default=None, ge=1, le=1_000_000_000, description="API requests per day (api.rate_limit)."
+    )
+    pods: int | None = Field(default=None, ge=1, le=10_000, description="Pods per namespace.")
+    cpu: str | None = Field(
+        default=None, pattern=CPU_QUANTITY, description="CPU requests per namespace, e.g. 4 or 500m."
+    )
+    memory: str | None = Field(
+        default=None, pattern=BINARY_QUANTITY, description="Memory requests per namespace, e.g. 8Gi."
+    )
+
+
+class Features(Spec):
+    """Feature flags; unset ones come from the plan. A plan only allows the features it includes."""
+
+    biometricAuth: bool | None = Field(default=None, description="Biometric authentication.")
+    aiVerification: bool | None = Field(default=None, description="AI identity verification; needs biometricAuth.")
+    advancedAnalytics: bool | None = Field(default=None, description="Advanced analytics.")
+    customBranding: bool | None = Field(default=None, description="Custom branding.")
+    prioritySupport: bool | None = Field(default=None, description="Priority support.")
+
+
+class PasswordPolicy(Spec):
+    """Password rules for the tenant's users; unset fields come from the plan."""
+
+    minLength: int | None = Field(default=None, ge=8, le=128, description="Minimum length, 8-128.")
+    requireUppercase: bool | None = Field(default=None, description="Require an uppercase letter.")
+    requireLowercase: bool | None = Field(default=None, description="Require a lowercase letter.")
+    requireNumbers: bool | None = Field(default=None, description="Require a digit.")
+    requireSpecialChars: bool | None = Field(default=None, description="Require a special character.")
+    preventPasswordReuse: int | None = Field(default=None, ge=0, le=24, description="Passwords remembered, 0-24.")
+    expiryDays: int | None = Field(default=None, ge=0, le=365, description="Days before expiry, 0 (never)-365.")
+
+
+class SessionPolicy(Spec):
+    """Session rules for the tenant's users; unset fields come from the plan."""
+
+    timeoutSeconds: int | None = Field(
+        default=None, ge=3600, le=86400, description="Session timeout in seconds, 1-24 hours."
+    )
+    maxConcurrentSessions: int | None = Field(default=None, ge=1, le=10, description="Concurrent sessions, 1-10.")
+    rememberDeviceDays: int | None = Field(default=None, ge=0, le=30, description="Days a device is remembered.")
+    extendOnActivity: bool | None = Field(default=None, description="Extend the session on activity.")
+    requireMFA: bool | None = Field(default=None, description="Require multi-factor authentication.")
+
+
+class Security(Spec):
+    """Security settings; they merge over the plan's defaults field by field."""
+
+    podSecurity: PodSecurityLevel | None = Field(
+        default=None,
+        description="Pod Security Standard enforced in the tenant's namespaces: privileged, baseline (default) "
+        "or restricted.",
+    )
+    password: PasswordPolicy | None = Field(default=None, description="Password policy.")
+    session: SessionPolicy | None = Field(default=None, description="Session policy.")
+
+
+class NetworkIsolation(Spec):
+    """Default NetworkPolicy: pods admit traffic only from the tenant's own namespaces and the listed ones."""
+
+    enabled: bool = Field(default=True, description="false opts the tenant out of network isolation.")
+    allowFromNamespaces: list[NamespaceName] = Field(
+        default_factory=list,
+        max_length=32,
+        description="Other namespaces whose pods may connect, e.g. the ingress controller's.",
+    )
+
+
+class DeletionPolicy(Spec):
+    """What a decommission keeps."""
+
+    namespaces: Literal["Delete", "Retain"] = Field(
+        default="Delete",
+        description="Delete the tenant's namespaces with it, or Retain them (labels and owner removed).",
+    )
+
+
+class TenantSpec(Spec):
+    """Desired state of a tenant."""
 
     displayName: str = Field(
         min_length=2,
         max_length=100,
         pattern=r"^[A-Za-z0-9 .-]+$",
-        description="Human-readable name, 2-100 characters: letters, digits, spaces, '-' and '.'.",
+        description="Human-readable name, 2-100 characters: letters, digits, spaces, '-' and '.'; unique.",
     )
-    plan: Plan = Field(
+    plan: PlanName = Field(
         default="basic",
         description="Plan that sets the tenant's defaults and quotas: basic, premium, enterprise or custom.",
+    )
+    status: Literal["active", "suspended"] = Field(
+        default="active",
+        description="suspended scales the tenant's workloads to zero and blocks new pods, keeping all data.",
     )
     namespaces: list[NamespaceSuffix] = Field(
         default_factory=list,
@@ -47,6 +173,18 @@ class TenantSpec(BaseModel):
             "The first one is the tenant's primary namespace."
         ),
     )
+    owners: Subjects = Field(default_factory=list, description="Subjects bound to the Admin role.")
+    members: Subjects = Field(default_factory=list, description="Subjects bound to the Member role.")
+    viewers: Subjects = Field(default_factory=list, description="Subjects bound to the Viewer role.")
+    additionalRoleBindings: list[AdditionalRoleBinding] = Field(
+        default_factory=list, max_length=32, description="ClusterRoles bound in every tenant namespace."
+    )
+    limits: Limits | None = Field(default=None, description="Overrides of the plan's limits.")
+    features: Features | None = Field(default=None, description="Feature flags over the plan's.")
+    security: Security | None = Field(default=None, description="Security settings over the plan's.")
+    networkIsolation: NetworkIsolation | None = Field(default=None, description="Network isolation.")
+    deletionPolicy: DeletionPolicy | None = Field(default=None, description="What a decommission keeps.")
+    preventDeletion: bool = Field(default=False, description="true refuses deleting the tenant at admission.")
 
 
 class TenantStatus(BaseModel):
@@ -61,9 +199,63 @@ class TenantStatus(BaseModel):
     primaryNamespace: str | None = Field(default=None, description="The tenant's primary namespace.")
     conditions: list[Condition] | None = Field(
         default=None,
-        description="Current state in machine-readable form: NamespacesReady and Ready.",
+        description="NamespacesReady, RBACReady, QuotaReady, NetworkReady and Ready, with reasons.",
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )
+
+
+def _feature_license_rules() -> tuple[CelRule, ...]:
+    rules = []
+    for feature in FEATURES:
+        allowed = plans_allowing(feature)
+        rules.append(
+            CelRule(
+                rule=(
+                    f"!has(self.features) || !has(self.features.{feature}) || !self.features.{feature} "
+                    f"|| self.plan in {allowed!r}"
+                ),
+                message=f"features.{feature} is not included in this plan; plans that include it: {', '.join(allowed)}",
+                field_path=f".features.{feature}",
+            )
+        )
+    return tuple(rules)
+
+
+def _custom_plan_rules() -> tuple[CelRule, ...]:
+    paths = {
+        "maxUsers": "self.limits.maxUsers",
+        "storage": "self.limits.storage",
+        "apiRequestsPerDay": "self.limits.apiRequestsPerDay",
+        "sessionTimeoutSeconds": "self.security.session.timeoutSeconds",
+        "passwordMinLength": "self.security.password.minLength",
+    }
+    rules = []
+    for name in CUSTOM_REQUIRED_LIMITS:
+        path = paths[name]
+        parts = path.split(".")
+        presence = " && ".join(f"has({'.'.join(parts[: i + 1])})" for i in range(1, len(parts)))
+        field = path.removeprefix("self")
+        rules.append(
+            CelRule(
+                rule=f"self.plan != 'custom' || ({presence})",
+                message=f"the custom plan takes {field.lstrip('.')} from the spec: set it",
+            )
+        )
+    return tuple(rules)
+
+
+SPEC_RULES = (
+    *_feature_license_rules(),
+    CelRule(
+        rule=(
+            "!has(self.features) || !has(self.features.aiVerification) || !self.features.aiVerification "
+            "|| !has(self.features.biometricAuth) || self.features.biometricAuth"
+        ),
+        message="features.aiVerification needs biometricAuth: they cannot be combined with biometricAuth: false",
+        field_path=".features.aiVerification",
+    ),
+    *_custom_plan_rules(),
+)
 
 
 TENANT = CustomResourceKind(
@@ -78,6 +270,7 @@ TENANT = CustomResourceKind(
     ),
     spec_model=TenantSpec,
     status_model=TenantStatus,
+    spec_rules=SPEC_RULES,
     printer_columns=(
         PrinterColumn("Display Name", "string", ".spec.displayName"),
         PrinterColumn("Plan", "string", ".spec.plan"),

@@ -1,0 +1,124 @@
+"""The tenant's effective configuration: the plan's defaults with the spec merged over them. Pure."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .model import TenantSpec
+from .plans import CUSTOM_BASE, PLANS, ComputeQuota, Plan
+
+DEFAULT_POD_SECURITY = "baseline"
+DEFAULT_SESSION = {"maxConcurrentSessions": 3, "rememberDeviceDays": 0, "extendOnActivity": True, "requireMFA": False}
+DEFAULT_PASSWORD_EXTRA = {"preventPasswordReuse": 3, "expiryDays": 90}
+_BINARY_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50}
+
+
+@dataclass(frozen=True)
+class EffectiveConfig:
+    plan: str
+    maxUsers: int
+    storage: str
+    apiRequestsPerDay: int
+    password: dict[str, Any]
+    session: dict[str, Any]
+    features: dict[str, bool]
+    podSecurity: str
+    compute: ComputeQuota
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def quantity_bytes(quantity: str) -> int:
+    match = re.fullmatch(r"(\d+)(Ki|Mi|Gi|Ti|Pi)", quantity)
+    if match is None:
+        raise ValueError(f"not a binary quantity: {quantity}")
+    return int(match.group(1)) * _BINARY_UNITS[match.group(2)]
+
+
+def merge_set_fields(defaults: dict[str, Any], overrides: Any) -> dict[str, Any]:
+    """Fields the spec sets win; unset (None) ones keep the default. The tenant-update merge rule."""
+    if overrides is None:
+        return dict(defaults)
+    return {**defaults, **overrides.model_dump(exclude_none=True)}
+
+
+def base_plan(spec: TenantSpec) -> Plan:
+    return PLANS.get(spec.plan, CUSTOM_BASE)
+
+
+def effective_compute(plan: Plan, spec: TenantSpec) -> ComputeQuota:
+    limits = spec.limits
+    compute = plan.compute
+    if limits is None:
+        return compute
+    return ComputeQuota(
+        pods=limits.pods or compute.pods,
+        requestsCpu=limits.cpu or compute.requestsCpu,
+        requestsMemory=limits.memory or compute.requestsMemory,
+        limitsCpu=_at_least(limits.cpu, compute.limitsCpu, cpu=True),
+        limitsMemory=_at_least(limits.memory, compute.limitsMemory, cpu=False),
+        persistentVolumeClaims=compute.persistentVolumeClaims,
+    )
+
+
+def _at_least(requested: str | None, default: str, cpu: bool) -> str:
+    """Limits follow raised requests so a quota never allows more requests than limits."""
+    if requested is None:
+        return default
+    measure = _millicores if cpu else quantity_bytes
+    return requested if measure(requested) > measure(default) else default
+
+
+def _millicores(quantity: str) -> int:
+    return int(quantity[:-1]) if quantity.endswith("m") else int(quantity) * 1000
+
+
+def effective_config(spec: TenantSpec) -> EffectiveConfig:
+    plan = base_plan(spec)
+    security = spec.security
+    limits = spec.limits
+    password = merge_set_fields({**asdict(plan.password), **DEFAULT_PASSWORD_EXTRA}, security and security.password)
+    session = merge_set_fields(
+        {"timeoutSeconds": plan.sessionTimeoutSeconds, **DEFAULT_SESSION}, security and security.session
+    )
+    features = merge_set_fields(
+        plan.features if spec.plan != "custom" else {name: False for name in plan.features}, spec.features
+    )
+    return EffectiveConfig(
+        plan=spec.plan,
+        maxUsers=(limits and limits.maxUsers) or plan.maxUsers,
+        storage=(limits and limits.storage) or plan.storage,
+        apiRequestsPerDay=(limits and limits.apiRequestsPerDay) or plan.apiRequestsPerDay,
+        password=password,
+        session=session,
+        features=features,
+        podSecurity=(security and security.podSecurity) or DEFAULT_POD_SECURITY,
+        compute=effective_compute(plan, spec),
+    )
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def config_map_data(slug: str, spec: TenantSpec, config: EffectiveConfig) -> dict[str, str]:
+    """The keys the tenant's apps read from ConfigMap tenant-config (as the architecture process names them)."""
+    data = {
+        "tenant.slug": slug,
+        "tenant.display_name": spec.displayName,
+        "tenant.status": spec.status,
+        "plan": config.plan,
+        "users.max": str(config.maxUsers),
+        "security.password_policy": json.dumps(config.password, sort_keys=True),
+        "security.pod_security": config.podSecurity,
+        "session.timeout": str(config.session["timeoutSeconds"]),
+        "session.policy": json.dumps(config.session, sort_keys=True),
+        "api.rate_limit": str(config.apiRequestsPerDay),
+        "file_upload.max_size": str(quantity_bytes(config.storage)),
+    }
+    data.update({f"features.{_snake(name)}": str(enabled).lower() for name, enabled in config.features.items()})
+    return data
