@@ -30,9 +30,9 @@ def run_operator(args: argparse.Namespace) -> None:
 
 
 def write_crds(args: argparse.Namespace) -> None:
-    from .crdgen import write_crds as write
+    from .crdgen import write_generated
 
-    for path in write(*(Path(directory) for directory in args.out)):
+    for path in write_generated(Path(args.repo)):
         print(path)
 
 
@@ -50,8 +50,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     run.add_argument("--verbose", action="store_true")
     run.set_defaults(handler=run_operator)
 
-    crds = commands.add_parser("crds", help="regenerate the CustomResourceDefinitions from the models")
-    crds.add_argument("--out", nargs="+", default=["crds", "charts/tenant-operator/crds"])
+    crds = commands.add_parser("crds", help="regenerate crds/ and the chart's copies from the models")
+    crds.add_argument("--repo", default=".", help="repository root to write into")
     crds.set_defaults(handler=write_crds)
     return parser.parse_args(argv)
 

@@ -66,3 +66,46 @@ def audit_lines(logs: str) -> list[dict[str, Any]]:
             if inner.get("audit"):
                 records.append(inner)
     return records
+
+
+def apply(cluster: ClusterHandle, manifest: str, check: bool = True):
+    return cluster.kubectl("apply", "-f", "-", input_text=manifest, check=check)
+
+
+def tenant_manifest(name: str, display_name: str, extra: str = "") -> str:
+    return f"""
+apiVersion: tenancy.io/v1alpha1
+kind: Tenant
+metadata:
+  name: {name}
+spec:
+  displayName: {display_name}
+{extra}"""
+
+
+def wait_ready(cluster: ClusterHandle, name: str) -> dict:
+    cluster.kubectl("wait", "--for=condition=Ready", f"tenant/{name}", "--timeout=60s")
+    tenant = get_json(cluster, "tenant", name)
+    assert tenant is not None
+    return tenant
+
+
+def delete_tenant(cluster: ClusterHandle, name: str) -> None:
+    cluster.kubectl("delete", "tenant", name, "--ignore-not-found", "--timeout=60s")
+
+
+def namespace_gone(cluster: ClusterHandle, name: str) -> bool:
+    return get_json(cluster, "namespace", name) is None
+
+
+def can_i(cluster: ClusterHandle, verb: str, resource: str, namespace: str, user: str, *groups: str) -> bool:
+    """Asks the real apiserver's authorizer, impersonating the user (and groups)."""
+    args = ["auth", "can-i", verb, resource, "-n", namespace, "--as", user]
+    for group in groups:
+        args += ["--as-group", group]
+    return cluster.kubectl(*args, check=False).stdout.strip() == "yes"
+
+
+def tenant_phase(cluster: ClusterHandle, name: str) -> str | None:
+    tenant = get_json(cluster, "tenant", name)
+    return ((tenant or {}).get("status") or {}).get("phase")

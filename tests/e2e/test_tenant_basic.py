@@ -7,42 +7,23 @@ from pathlib import Path
 import pytest
 
 from tests.cluster.plugin import ClusterHandle
-from tests.e2e.helpers import audit_lines, condition, eventually, events_for, get_json
+from tests.e2e.helpers import (
+    apply,
+    audit_lines,
+    condition,
+    delete_tenant,
+    eventually,
+    events_for,
+    get_json,
+    namespace_gone,
+    tenant_manifest,
+    wait_ready,
+)
 from tests.e2e.operator_process import OperatorProcess
 
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def apply(cluster: ClusterHandle, manifest: str, check: bool = True):
-    return cluster.kubectl("apply", "-f", "-", input_text=manifest, check=check)
-
-
-def tenant_manifest(name: str, display_name: str, extra: str = "") -> str:
-    return f"""
-apiVersion: tenancy.io/v1alpha1
-kind: Tenant
-metadata:
-  name: {name}
-spec:
-  displayName: {display_name}
-{extra}"""
-
-
-def wait_ready(cluster: ClusterHandle, name: str) -> dict:
-    cluster.kubectl("wait", "--for=condition=Ready", f"tenant/{name}", "--timeout=60s")
-    tenant = get_json(cluster, "tenant", name)
-    assert tenant is not None
-    return tenant
-
-
-def delete_tenant(cluster: ClusterHandle, name: str) -> None:
-    cluster.kubectl("delete", "tenant", name, "--ignore-not-found", "--timeout=60s")
-
-
-def namespace_gone(cluster: ClusterHandle, name: str) -> bool:
-    return get_json(cluster, "namespace", name) is None
 
 
 def test_example_tenant_becomes_ready_with_its_namespace(cluster: ClusterHandle, operator: OperatorProcess) -> None:
