@@ -7,11 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from tenant_operator.crdgen import POLICIES_FILE
+from tenant_operator.policies import PREVENT_DELETION
 from tests.cluster.plugin import ClusterHandle
 
 pytestmark = pytest.mark.e2e
 
-CHART = Path(__file__).resolve().parents[2] / "charts" / "tenant-operator"
+REPO = Path(__file__).resolve().parents[2]
+CHART = REPO / "charts" / "tenant-operator"
 RELEASE_NAMESPACE = "tenant-operator-system"
 
 
@@ -33,6 +36,9 @@ def test_chart_renders_objects_the_apiserver_accepts(crds_installed: ClusterHand
 
 def test_chart_installs_upgrades_and_uninstalls(crds_installed: ClusterHandle) -> None:
     args = ["-n", RELEASE_NAMESPACE, "--create-namespace", "--wait", "--timeout", "120s"]
+    # The chart owns the admission policy that `kubectl apply -f crds/` also installs: hand it over to Helm.
+    policies = str(REPO / "crds" / POLICIES_FILE)
+    crds_installed.kubectl("delete", "-f", policies, "--ignore-not-found")
     try:
         helm(crds_installed, "install", "tenant-operator", str(CHART), *args)
         deployment = crds_installed.kubectl(
@@ -46,7 +52,10 @@ def test_chart_installs_upgrades_and_uninstalls(crds_installed: ClusterHandle) -
             "-o", "jsonpath={.spec.template.spec.containers[0].args}",
         ).stdout
         assert "--verbose" in template_args
+        policy = crds_installed.kubectl("get", "validatingadmissionpolicy", PREVENT_DELETION, "-o", "json").stdout
+        assert '"meta.helm.sh/release-name": "tenant-operator"' in policy
     finally:
         helm(crds_installed, "uninstall", "tenant-operator", "-n", RELEASE_NAMESPACE, "--wait")
+        crds_installed.kubectl("apply", "--server-side", "-f", policies)
     crds = crds_installed.kubectl("get", "crd", "tenants.tenancy.io", check=False)
     assert crds.returncode == 0, "helm keeps CRDs on uninstall, so tenants survive"
