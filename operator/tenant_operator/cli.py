@@ -13,7 +13,13 @@ def run_operator(args: argparse.Namespace) -> None:
     import kopf
     from prometheus_client import start_http_server
 
-    from . import runtime  # noqa: F401  (registers handlers)
+    from . import runtime
+
+    runtime.WEBHOOK.port = args.webhook_port
+    runtime.WEBHOOK.bind = args.bind
+    runtime.WEBHOOK.host = args.webhook_host
+    runtime.WEBHOOK.cert_dir = Path(args.webhook_cert_dir)
+    runtime.WEBHOOK.manage_configuration = not args.webhook_unmanaged
 
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat.JSON if args.json_logs else kopf.LogFormat.FULL)
     if args.metrics_port:
@@ -46,6 +52,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     run.add_argument("--liveness-port", type=int, default=8080, help="0 disables /healthz")
     run.add_argument("--metrics-port", type=int, default=9090, help="0 disables /metrics")
     run.add_argument("--peering", default="", help="kopf peering name for leader election between replicas")
+    run.add_argument("--webhook-port", type=int, default=9443, help="admission webhook port; 0 disables it")
+    run.add_argument("--webhook-host", default="127.0.0.1", help="host name the apiserver uses to reach the webhook")
+    run.add_argument(
+        "--webhook-cert-dir",
+        default="/tmp/tenant-operator-webhook",
+        help="folder with tls.crt and tls.key (generated, self-signed, when absent)",
+    )
+    run.add_argument(
+        "--webhook-unmanaged",
+        action="store_true",
+        help="do not create the webhook configurations (the Helm chart ships them)",
+    )
     run.add_argument("--json-logs", action="store_true", help="log JSON lines")
     run.add_argument("--verbose", action="store_true")
     run.set_defaults(handler=run_operator)

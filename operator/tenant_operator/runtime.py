@@ -3,13 +3,41 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import kopf
 
 from . import kube
 from .api import FINALIZER, GROUP
+from .certificates import ensure_certificate
+from .tenant import admission as tenant_admission  # noqa: F401  (registers the Tenant webhooks)
 from .tenant import handlers as tenant_handlers  # noqa: F401  (registers the Tenant handlers)
+
+
+@dataclass
+class WebhookOptions:
+    """Where the admission webhook listens, how the apiserver reaches it, and its certificate."""
+
+    port: int = 0  # 0: no webhook server
+    bind: str = "0.0.0.0"
+    host: str = "127.0.0.1"
+    cert_dir: Path = field(default_factory=lambda: Path("/tmp/tenant-operator-webhook"))
+    manage_configuration: bool = True
+
+
+WEBHOOK = WebhookOptions()
+
+
+def configure_webhook(settings: kopf.OperatorSettings, options: WebhookOptions) -> None:
+    hosts = list(dict.fromkeys([options.host, "localhost", "127.0.0.1"]))
+    cert, key = ensure_certificate(options.cert_dir, hosts)
+    settings.admission.server = kopf.WebhookServer(
+        addr=options.bind, port=options.port, host=options.host, certfile=cert, pkeyfile=key, cafile=cert
+    )
+    if options.manage_configuration:
+        settings.admission.managed = GROUP
 
 
 @kopf.on.startup()
@@ -24,6 +52,8 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.server_timeout = 270
     settings.watching.client_timeout = 300
     settings.batching.error_delays = (1, 2, 5, 10, 30, 60)
+    if WEBHOOK.port:
+        configure_webhook(settings, WEBHOOK)
     await kube.connect()
 
 

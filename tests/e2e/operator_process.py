@@ -29,6 +29,7 @@ class OperatorProcess:
 
     def start(self, timeout: float = 60) -> None:
         self.liveness_port, self.metrics_port = free_port(), free_port()
+        self.webhook_port = free_port()
         log = self.log_path.open("a")
         self.process = subprocess.Popen(
             [
@@ -36,6 +37,9 @@ class OperatorProcess:
                 "--bind", "127.0.0.1",
                 "--liveness-port", str(self.liveness_port),
                 "--metrics-port", str(self.metrics_port),
+                "--webhook-port", str(self.webhook_port),
+                "--webhook-host", "127.0.0.1",
+                "--webhook-cert-dir", str(self.log_path.parent / "webhook-certs"),
                 "--json-logs",
             ],
             env=self.cluster.env(),

@@ -138,3 +138,31 @@ def test_kubectl_explain_shows_field_descriptions(crds_installed: ClusterHandle)
     )
     assert "Human-readable name, 2-100 characters" in explained
     assert "Plan that sets the tenant's defaults" in explained
+
+
+def test_display_names_are_unique_across_the_platform(cluster: ClusterHandle, operator: OperatorProcess) -> None:
+    apply(cluster, tenant_manifest("iota", "Iota Industries"))
+    try:
+        wait_ready(cluster, "iota")
+        for display_name in ("Iota Industries", "iota  INDUSTRIES"):
+            refused = apply(cluster, tenant_manifest("iota-two", display_name), check=False)
+            assert refused.returncode != 0
+            assert "is already used by tenant iota; display names are unique" in refused.stderr
+            assert get_json(cluster, "tenant", "iota-two") is None
+        renamed = apply(cluster, tenant_manifest("iota", "Iota Industries Renamed"), check=False)
+        assert renamed.returncode == 0, "a tenant keeps (or changes) its own display name"
+    finally:
+        delete_tenant(cluster, "iota")
+
+
+def test_slug_is_generated_from_the_display_name_when_no_name_is_given(
+    cluster: ClusterHandle, operator: OperatorProcess
+) -> None:
+    manifest = "apiVersion: tenancy.io/v1alpha1\nkind: Tenant\nmetadata:\n  generateName: x-\nspec:\n  displayName: Kappa Labs. 2\n"
+    cluster.kubectl("create", "-f", "-", input_text=manifest)
+    try:
+        tenant = wait_ready(cluster, "kappa-labs-2")
+        assert tenant["status"]["slug"] == "kappa-labs-2"
+        assert get_json(cluster, "namespace", "kappa-labs-2") is not None
+    finally:
+        delete_tenant(cluster, "kappa-labs-2")

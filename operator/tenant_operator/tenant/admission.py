@@ -1,0 +1,37 @@
+"""Admission webhooks for Tenant (served by kopf): what the CRD schema and CEL cannot check alone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from ..api import GROUP, VERSION
+from .identity import display_name_key, slugify
+
+
+@kopf.index(GROUP, VERSION, "tenants")
+def tenants_by_display_name(name: str, spec: kopf.Spec, **_: Any) -> dict[str, str]:
+    return {display_name_key(spec.get("displayName") or ""): name}
+
+
+@kopf.on.mutate(GROUP, VERSION, "tenants", operations=["CREATE"], id="slug-from-display-name")
+def slug_from_display_name(body: kopf.Body, spec: kopf.Spec, patch: kopf.Patch, **_: Any) -> None:
+    """A Tenant created with generateName only is named (its slug) after its display name."""
+    if not body.metadata.get("name") and spec.get("displayName"):
+        patch.metadata["name"] = slugify(spec["displayName"])
+
+
+@kopf.on.validate(GROUP, VERSION, "tenants", operations=["CREATE", "UPDATE"], id="unique-display-name")
+def unique_display_name(
+    body: kopf.Body, spec: kopf.Spec, tenants_by_display_name: kopf.Index, **_: Any
+) -> None:
+    display_name = spec.get("displayName") or ""
+    name = body.metadata.get("name")
+    others = sorted(other for other in tenants_by_display_name.get(display_name_key(display_name), []) if other != name)
+    if others:
+        raise kopf.AdmissionError(
+            f"spec.displayName: {display_name!r} is already used by tenant {others[0]}; "
+            "display names are unique across the platform",
+            code=409,
+        )
