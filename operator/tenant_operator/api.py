@@ -10,6 +10,8 @@ FINALIZER = f"{GROUP}/finalizer"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 LABEL_TENANT = f"{GROUP}/tenant"
 LABEL_PRIMARY_NAMESPACE = f"{GROUP}/primary"
+# Who last changed a resource's spec, stamped at admission (from the request's userInfo) for the audit trail.
+ANNOTATION_ACTOR = f"{GROUP}/last-changed-by"
 
 
 def managed_labels(slug: str) -> dict[str, str]:

@@ -96,6 +96,21 @@ async def list_names(api_version: str, kind: str, label_selector: str, namespace
     return [item["metadata"]["name"] for item in items]
 
 
+async def merge_patch_status(
+    api_version: str, kind: str, name: str, status: dict[str, Any], namespace: str | None = None
+) -> dict[str, Any]:
+    dynamic = await connect()
+    resource = await _resource(api_version, kind)
+    result = await dynamic.patch(
+        resource.status,
+        body={"status": status},
+        name=name,
+        namespace=namespace,
+        content_type="application/merge-patch+json",
+    )
+    return _checked(result)
+
+
 async def merge_patch(
     api_version: str, kind: str, name: str, body: dict[str, Any], namespace: str | None = None
 ) -> dict[str, Any]:
@@ -130,4 +145,5 @@ __all__ = [
     "list_names",
     "list_objects",
     "merge_patch",
+    "merge_patch_status",
 ]

@@ -109,3 +109,36 @@ def can_i(cluster: ClusterHandle, verb: str, resource: str, namespace: str, user
 def tenant_phase(cluster: ClusterHandle, name: str) -> str | None:
     tenant = get_json(cluster, "tenant", name)
     return ((tenant or {}).get("status") or {}).get("phase")
+
+
+class PhaseWatch:
+    """Records every status.phase a Tenant goes through, from a real `kubectl get --watch`."""
+
+    def __init__(self, cluster: ClusterHandle, name: str) -> None:
+        import subprocess
+
+        self.process = subprocess.Popen(
+            [cluster.tool("kubectl"), "get", "tenants", "--watch", "--output-watch-events", "-o", "json",
+             "--field-selector", f"metadata.name={name}"],
+            env=cluster.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+
+    def phases(self) -> list[str]:
+        self.process.terminate()
+        output, _ = self.process.communicate(timeout=10)
+        decoder = json.JSONDecoder()
+        seen: list[str] = []
+        position = 0
+        while position < len(output):
+            while position < len(output) and output[position].isspace():
+                position += 1
+            if position >= len(output):
+                break
+            event, position = decoder.raw_decode(output, position)
+            phase = ((event.get("object") or {}).get("status") or {}).get("phase")
+            if phase and (not seen or seen[-1] != phase):
+                seen.append(phase)
+        return seen

@@ -8,6 +8,7 @@ import pytest
 
 from tests.cluster.plugin import ClusterHandle
 from tests.e2e.helpers import (
+    PhaseWatch,
     apply,
     audit_lines,
     condition,
@@ -27,6 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_example_tenant_becomes_ready_with_its_namespace(cluster: ClusterHandle, operator: OperatorProcess) -> None:
+    watch = PhaseWatch(cluster, "acme")
     cluster.kubectl("apply", "-f", str(REPO / "examples" / "tenant-basic.yaml"))
     try:
         tenant = wait_ready(cluster, "acme")
@@ -51,13 +53,14 @@ def test_example_tenant_becomes_ready_with_its_namespace(cluster: ClusterHandle,
         assert created and created[0]["severity"] == "high"
 
         columns = cluster.kubectl("get", "tenant", "acme").stdout.split("\n")[0].split()
-        assert columns[:6] == ["NAME", "DISPLAY", "NAME", "PLAN", "PHASE", "READY"]
+        assert columns == ["NAME", "DISPLAY", "NAME", "PLAN", "PHASE", "READY", "NAMESPACES", "AGE"]
         assert "basic" in cluster.kubectl("get", "tenant", "acme").stdout
 
         assert "tenant_operator_reconcile_total" in operator.metrics()
     finally:
         delete_tenant(cluster, "acme")
     eventually(lambda: namespace_gone(cluster, "acme"), timeout=90, what="namespace acme deleted")
+    assert watch.phases() == ["Provisioning", "Active", "Decommissioning"]
     decommissioned = [r for r in audit_lines(operator.logs()) if r["event"] == "TENANT_DECOMMISSIONED"]
     assert any(r["tenant"] == "acme" and r["deletedNamespaces"] == ["acme"] for r in decommissioned)
 
@@ -164,5 +167,9 @@ def test_slug_is_generated_from_the_display_name_when_no_name_is_given(
         tenant = wait_ready(cluster, "kappa-labs-2")
         assert tenant["status"]["slug"] == "kappa-labs-2"
         assert get_json(cluster, "namespace", "kappa-labs-2") is not None
+        # Another display name that makes the same slug: the apiserver refuses the duplicate name.
+        duplicate = cluster.kubectl("create", "-f", "-", input_text=manifest.replace("Kappa Labs. 2", "Kappa-Labs 2"),
+                                    check=False)
+        assert duplicate.returncode != 0 and '"kappa-labs-2" already exists' in duplicate.stderr
     finally:
         delete_tenant(cluster, "kappa-labs-2")

@@ -6,7 +6,7 @@ from typing import Any
 
 import kopf
 
-from ..api import GROUP, VERSION
+from ..api import ANNOTATION_ACTOR, GROUP, VERSION
 from .identity import display_name_key, slugify
 
 
@@ -20,6 +20,15 @@ def slug_from_display_name(body: kopf.Body, spec: kopf.Spec, patch: kopf.Patch, 
     """A Tenant created with generateName only is named (its slug) after its display name."""
     if not body.metadata.get("name") and spec.get("displayName"):
         patch.metadata["name"] = slugify(spec["displayName"])
+
+
+@kopf.on.mutate(GROUP, VERSION, "tenants", operations=["CREATE", "UPDATE"], id="record-actor")
+def record_actor(
+    operation: str, old: Any, new: Any, userinfo: dict[str, Any], patch: kopf.Patch, **_: Any
+) -> None:
+    """Stamps who changed the spec, so the audit trail names the actor; the operator's own writes never do."""
+    if operation == "CREATE" or (old or {}).get("spec") != (new or {}).get("spec"):
+        patch.metadata.setdefault("annotations", {})[ANNOTATION_ACTOR] = userinfo.get("username", "unknown")
 
 
 @kopf.on.validate(GROUP, VERSION, "tenants", operations=["CREATE", "UPDATE"], id="unique-display-name")

@@ -11,7 +11,7 @@ import kopf
 from pydantic import ValidationError
 
 from .. import kube
-from ..api import GROUP, LABEL_MANAGED_BY, LABEL_PRIMARY_NAMESPACE, LABEL_TENANT, VERSION, tenant_selector
+from ..api import ANNOTATION_ACTOR, GROUP, LABEL_MANAGED_BY, LABEL_PRIMARY_NAMESPACE, LABEL_TENANT, VERSION, tenant_selector
 from ..audit import audit
 from ..conditions import set_condition
 from ..metrics import track_reconcile
@@ -177,12 +177,16 @@ async def reconcile_tenant(
     logger: logging.Logger,
     **_: Any,
 ) -> None:
+    if reason == kopf.Reason.RESUME and already_reconciled(status, meta):
+        return  # an operator restart does not re-apply a fleet that is already in shape
     with track_reconcile("Tenant"):
         slug = name
         tenant_spec = read_spec(spec)
         state = render.desired_state(slug, uid, tenant_spec)
         names = state.namespace_names
         report = Report(dict(status), int(meta.get("generation") or 0))
+        if not status.get("phase"):
+            await announce_phase(name, report, "Provisioning", f"provisioning {len(names)} namespace(s)")
         try:
             await gather_limited(ensure_namespace(ns, slug) for ns in state.namespaces)
         except NamespaceConflict as conflict:
@@ -213,6 +217,21 @@ async def reconcile_tenant(
         announce(reason, body, slug, tenant_spec, old, new, removed)
 
 
+async def announce_phase(name: str, report: Report, phase: str, message: str) -> None:
+    """Writes a transitional phase at once, so kubectl shows it while the work is under way."""
+    report.conditions = set_condition(report.conditions, "Ready", "False", phase, message, report.generation)
+    status = {"phase": phase, "conditions": report.conditions}
+    await kube.merge_patch_status(f"{GROUP}/{VERSION}", "Tenant", name, status)
+
+
+def already_reconciled(status: kopf.Status, meta: kopf.Meta) -> bool:
+    ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
+    generation = meta.get("generation")
+    return status.get("observedGeneration") == generation and ready.get("observedGeneration") == generation and (
+        ready.get("status") == "True"
+    )
+
+
 def spec_changes(old: Any, new: Any) -> dict[str, dict[str, Any]]:
     """before/after of the top-level spec fields that changed."""
     before = dict((old or {}).get("spec") or {})
@@ -224,12 +243,19 @@ def spec_changes(old: Any, new: Any) -> dict[str, dict[str, Any]]:
     }
 
 
+def actor_of(body: kopf.Body) -> str | None:
+    return (body.metadata.get("annotations") or {}).get(ANNOTATION_ACTOR)
+
+
 def announce(
     reason: kopf.Reason, body: kopf.Body, slug: str, spec: TenantSpec, old: Any, new: Any, removed: list[str]
 ) -> None:
+    actor = actor_of(body)
+    by = f" by {actor}" if actor else ""
     if reason == kopf.Reason.CREATE:
-        kopf.info(body, reason="TenantCreated", message=f"[severity=high] tenant {slug} provisioned on plan {spec.plan}")
-        audit("TENANT_CREATED", "high", slug, configuration=spec.model_dump(exclude_none=True))
+        message = f"[severity=high] tenant {slug} provisioned on plan {spec.plan}{by}"
+        kopf.info(body, reason="TenantCreated", message=message)
+        audit("TENANT_CREATED", "high", slug, actor=actor, configuration=spec.model_dump(exclude_none=True))
         return
     if reason != kopf.Reason.UPDATE:
         return
@@ -238,25 +264,31 @@ def announce(
         return
     before, after = changes["before"], changes["after"]
     if "plan" in after:
-        message = f"[severity=medium] plan changed from {before.get('plan') or 'basic'} to {after['plan']}"
+        message = f"[severity=medium] plan changed from {before.get('plan') or 'basic'} to {after['plan']}{by}"
         kopf.info(body, reason="TenantPlanChanged", message=message)
-        audit("TENANT_PLAN_CHANGED", "medium", slug, changes={"before": before.get("plan"), "after": after["plan"]})
+        plan_change = {"before": before.get("plan"), "after": after["plan"]}
+        audit("TENANT_PLAN_CHANGED", "medium", slug, actor=actor, changes=plan_change)
     if "status" in after or "status" in before:
         if spec.status == "suspended":
-            kopf.info(body, reason="TenantSuspended", message="[severity=high] workloads scaled to zero, new pods blocked")
-            audit("TENANT_SUSPENDED", "high", slug)
+            message = f"[severity=high] workloads scaled to zero, new pods blocked{by}"
+            kopf.info(body, reason="TenantSuspended", message=message)
+            audit("TENANT_SUSPENDED", "high", slug, actor=actor)
         else:
-            kopf.info(body, reason="TenantResumed", message="[severity=medium] workloads restored")
-            audit("TENANT_RESUMED", "medium", slug)
+            kopf.info(body, reason="TenantResumed", message=f"[severity=medium] workloads restored{by}")
+            audit("TENANT_RESUMED", "medium", slug, actor=actor)
     fields = ", ".join(sorted(after.keys() | before.keys()))
-    kopf.info(body, reason="TenantUpdated", message=f"[severity=medium] changed: {fields}")
-    audit("TENANT_UPDATED", "medium", slug, changes=changes, removedNamespaces=removed)
+    kopf.info(body, reason="TenantUpdated", message=f"[severity=medium] changed: {fields}{by}")
+    audit("TENANT_UPDATED", "medium", slug, actor=actor, changes=changes, removedNamespaces=removed)
 
 
 @kopf.on.delete(GROUP, VERSION, "tenants")
-async def decommission_tenant(name: str, spec: kopf.Spec, body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+async def decommission_tenant(
+    name: str, spec: kopf.Spec, meta: kopf.Meta, status: kopf.Status, body: kopf.Body, **_: Any
+) -> None:
     with track_reconcile("Tenant"):
         tenant_spec = TenantSpec.model_validate(dict(spec))
+        report = Report(dict(status), int(meta.get("generation") or 0))
+        await announce_phase(name, report, "Decommissioning", "removing what the tenant owns")
         owned = await kube.list_names("v1", "Namespace", tenant_selector(name))
         await retire_namespaces(owned, name, tenant_spec)
         policy = tenant_spec.deletionPolicy.namespaces if tenant_spec.deletionPolicy else "Delete"

@@ -276,7 +276,7 @@ TENANT = CustomResourceKind(
         PrinterColumn("Plan", "string", ".spec.plan"),
         PrinterColumn("Phase", "string", ".status.phase"),
         PrinterColumn("Ready", "string", '.status.conditions[?(@.type=="Ready")].status'),
-        PrinterColumn("Namespaces", "string", ".status.namespaces", priority=1),
+        PrinterColumn("Namespaces", "string", ".status.namespaces"),
         PrinterColumn("Age", "date", ".metadata.creationTimestamp"),
     ),
     root_rules=(
