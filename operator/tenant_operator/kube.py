@@ -96,30 +96,28 @@ async def list_names(api_version: str, kind: str, label_selector: str, namespace
     return [item["metadata"]["name"] for item in items]
 
 
+async def merge_patch(
+    api_version: str,
+    kind: str,
+    name: str,
+    body: dict[str, Any],
+    namespace: str | None = None,
+    subresource: str | None = None,
+) -> dict[str, Any]:
+    """A JSON merge patch; `None` values remove fields."""
+    dynamic = await connect()
+    resource = await _resource(api_version, kind)
+    target = getattr(resource, subresource) if subresource else resource
+    result = await dynamic.patch(
+        target, body=body, name=name, namespace=namespace, content_type="application/merge-patch+json"
+    )
+    return _checked(result)
+
+
 async def merge_patch_status(
     api_version: str, kind: str, name: str, status: dict[str, Any], namespace: str | None = None
 ) -> dict[str, Any]:
-    dynamic = await connect()
-    resource = await _resource(api_version, kind)
-    result = await dynamic.patch(
-        resource.status,
-        body={"status": status},
-        name=name,
-        namespace=namespace,
-        content_type="application/merge-patch+json",
-    )
-    return _checked(result)
-
-
-async def merge_patch(
-    api_version: str, kind: str, name: str, body: dict[str, Any], namespace: str | None = None
-) -> dict[str, Any]:
-    dynamic = await connect()
-    resource = await _resource(api_version, kind)
-    result = await dynamic.patch(
-        resource, body=body, name=name, namespace=namespace, content_type="application/merge-patch+json"
-    )
-    return _checked(result)
+    return await merge_patch(api_version, kind, name, {"status": status}, namespace, subresource="status")
 
 
 async def delete(api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
