@@ -7,6 +7,10 @@ COPY operator ./operator
 RUN python -m venv /opt/venv && /opt/venv/bin/pip install --no-cache-dir .
 
 FROM python:3.11-slim-bookworm
+# pg_dump, for spec.database.deletionPolicy: Archive
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends postgresql-client=15+248+deb12u1 \
+    && rm -rf /var/lib/apt/lists/*
 LABEL org.opencontainers.image.title="tenant-operator" \
       org.opencontainers.image.description="A Kubernetes operator that runs a multi-tenant platform declaratively."
 COPY --from=build /opt/venv /opt/venv

@@ -6,6 +6,7 @@ API_VERSION = f"{GROUP}/{VERSION}"
 
 MANAGER = "tenant-operator"
 FINALIZER = f"{GROUP}/finalizer"
+KOPF_PREFIX = f"operator.{GROUP}"  # kopf's own bookkeeping annotations
 
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 LABEL_TENANT = f"{GROUP}/tenant"

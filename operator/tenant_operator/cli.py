@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 from pathlib import Path
 
 from . import __version__
@@ -20,6 +21,9 @@ def run_operator(args: argparse.Namespace) -> None:
     runtime.WEBHOOK.host = args.webhook_host
     runtime.WEBHOOK.cert_dir = Path(args.webhook_cert_dir)
     runtime.WEBHOOK.manage_configuration = not args.webhook_unmanaged
+    runtime.DATABASE.namespace = args.database_namespace
+    runtime.DATABASE.default_server = args.database_server
+    runtime.DATABASE.archive_dir = Path(args.database_archive_dir)
 
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat.JSON if args.json_logs else kopf.LogFormat.FULL)
     if args.metrics_port:
@@ -63,6 +67,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--webhook-unmanaged",
         action="store_true",
         help="do not create the webhook configurations (the Helm chart ships them)",
+    )
+    run.add_argument(
+        "--database-namespace",
+        default=os.environ.get("POD_NAMESPACE", "tenant-operator-system"),
+        help="namespace of the PostgreSQL servers' admin Secrets (labelled tenancy.io/database-server=true)",
+    )
+    run.add_argument("--database-server", default="postgres", help="Secret of the default PostgreSQL server")
+    run.add_argument(
+        "--database-archive-dir",
+        default="/var/lib/tenant-operator/archives",
+        help="where spec.database.deletionPolicy: Archive writes pg_dump archives",
     )
     run.add_argument("--json-logs", action="store_true", help="log JSON lines")
     run.add_argument("--verbose", action="store_true")

@@ -28,3 +28,12 @@ def track_reconcile(kind: str) -> Iterator[None]:
         RECONCILE_TOTAL.labels(kind=kind, result="success").inc()
     finally:
         RECONCILE_SECONDS.labels(kind=kind).observe(time.perf_counter() - started)
+
+DATABASE_PROVISION_SECONDS = Histogram(
+    "tenant_operator_database_provision_duration_seconds",
+    "Time to provision (or re-check) a tenant database.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+)
+DATABASE_FAILURES = Counter(
+    "tenant_operator_database_failures_total", "Database provisioning failures, by reason.", ["reason"]
+)

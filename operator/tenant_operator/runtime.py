@@ -3,31 +3,16 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import kopf
 
 from . import kube
-from .api import FINALIZER, GROUP
+from .api import FINALIZER, GROUP, KOPF_PREFIX
 from .certificates import ensure_certificate
+from .options import DATABASE, WEBHOOK, WebhookOptions  # noqa: F401  (set by the CLI)
 from .tenant import admission as tenant_admission  # noqa: F401  (registers the Tenant webhooks)
 from .tenant import handlers as tenant_handlers  # noqa: F401  (registers the Tenant handlers)
-
-
-@dataclass
-class WebhookOptions:
-    """Where the admission webhook listens, how the apiserver reaches it, and its certificate."""
-
-    port: int = 0  # 0: no webhook server
-    bind: str = "0.0.0.0"
-    host: str = "127.0.0.1"
-    cert_dir: Path = field(default_factory=lambda: Path("/tmp/tenant-operator-webhook"))
-    manage_configuration: bool = True
-
-
-WEBHOOK = WebhookOptions()
 
 
 def configure_webhook(settings: kopf.OperatorSettings, options: WebhookOptions) -> None:
@@ -44,9 +29,11 @@ def configure_webhook(settings: kopf.OperatorSettings, options: WebhookOptions) 
 async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.persistence.finalizer = FINALIZER
     # Progress and the last-handled spec live in annotations: status stays ours, and spec is never written.
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    # kopf ignores every annotation under its own prefix, so it must not be tenancy.io (user-facing annotations
+    # such as tenancy.io/rotate-db-password have to trigger handlers).
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=GROUP, key="last-handled-configuration"
+        prefix=KOPF_PREFIX, key="last-handled-configuration"
     )
     settings.posting.level = logging.INFO
     settings.watching.server_timeout = 270

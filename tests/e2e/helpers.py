@@ -142,3 +142,13 @@ class PhaseWatch:
             if phase and (not seen or seen[-1] != phase):
                 seen.append(phase)
         return seen
+
+
+def wait_for_event(cluster: ClusterHandle, kind: str, name: str, reason: str, timeout: float = 30) -> dict[str, Any]:
+    """The newest Event with the reason; kopf posts Events asynchronously, so they are waited for."""
+
+    def newest() -> dict[str, Any] | None:
+        matching = [event for event in events_for(cluster, kind, name) if event["reason"] == reason]
+        return matching[-1] if matching else None
+
+    return eventually(newest, timeout=timeout, what=f"{reason} event on {kind} {name}")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -14,9 +16,12 @@ from pathlib import Path
 import pytest
 
 from tests.cluster.localcluster import free_port
+from tests.cluster.postgres import SUPERUSER, PostgresServer, create_server
 from tests.cluster.plugin import ClusterHandle
 
 REPO = Path(__file__).resolve().parents[2]
+DATABASE_NAMESPACE = "tenant-operator-system"
+DATABASE_SERVER_SECRET = "postgres"
 
 
 class OperatorProcess:
@@ -26,6 +31,7 @@ class OperatorProcess:
         self.process: subprocess.Popen | None = None
         self.liveness_port = 0
         self.metrics_port = 0
+        self.archive_dir = log_path.parent / "archives"
 
     def start(self, timeout: float = 60) -> None:
         self.liveness_port, self.metrics_port = free_port(), free_port()
@@ -40,6 +46,9 @@ class OperatorProcess:
                 "--webhook-port", str(self.webhook_port),
                 "--webhook-host", "127.0.0.1",
                 "--webhook-cert-dir", str(self.log_path.parent / "webhook-certs"),
+                "--database-namespace", DATABASE_NAMESPACE,
+                "--database-server", DATABASE_SERVER_SECRET,
+                "--database-archive-dir", str(self.archive_dir),
                 "--json-logs",
             ],
             env=self.cluster.env(),
@@ -98,3 +107,35 @@ def operator(crds_installed: ClusterHandle, tmp_path_factory: pytest.TempPathFac
         process.stop()
         if os.environ.get("TENANT_OPERATOR_SHOW_LOGS"):
             print(process.logs()[-20000:])
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the run; a missing server fails, never skips."""
+    # Not under pytest's tmp_path: that is private to root, and the server runs as the postgres user.
+    base = Path(tempfile.mkdtemp(prefix="tenant-operator-pg-"))
+    server = create_server(base)
+    try:
+        yield server
+    finally:
+        if server.is_running():
+            server.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def database_server(crds_installed: ClusterHandle, postgres: PostgresServer) -> PostgresServer:
+    """The server's admin connection, given to the operator as a labelled Secret (as the Helm values do)."""
+    crds_installed.kubectl("create", "namespace", DATABASE_NAMESPACE, check=False)
+    secret = crds_installed.kubectl(
+        "create", "secret", "generic", DATABASE_SERVER_SECRET, "-n", DATABASE_NAMESPACE,
+        f"--from-literal=host={postgres.host}", f"--from-literal=port={postgres.port}",
+        f"--from-literal=user={SUPERUSER}", f"--from-literal=password={postgres.password}",
+        "--from-literal=sslmode=disable", "--dry-run=client", "-o", "yaml",
+    ).stdout
+    crds_installed.kubectl("apply", "-f", "-", input_text=secret)
+    crds_installed.kubectl(
+        "label", "secret", DATABASE_SERVER_SECRET, "-n", DATABASE_NAMESPACE, "tenancy.io/database-server=true",
+        "--overwrite",
+    )
+    return postgres

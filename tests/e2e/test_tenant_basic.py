@@ -15,6 +15,7 @@ from tests.e2e.helpers import (
     delete_tenant,
     eventually,
     events_for,
+    wait_for_event,
     get_json,
     namespace_gone,
     tenant_manifest,
@@ -81,7 +82,7 @@ def test_namespaces_follow_the_spec(cluster: ClusterHandle, operator: OperatorPr
             what="status lists the new namespaces",
         )
         assert tenant["status"]["observedGeneration"] == tenant["metadata"]["generation"]
-        assert "TenantUpdated" in {e["reason"] for e in events_for(cluster, "Tenant", "initech")}
+        wait_for_event(cluster, "Tenant", "initech", "TenantUpdated")
     finally:
         delete_tenant(cluster, "initech")
     for name in ("initech-prod", "initech-qa"):
@@ -93,8 +94,9 @@ def test_a_namespace_owned_by_someone_else_is_never_adopted(cluster: ClusterHand
     try:
         apply(cluster, tenant_manifest("hooli", "Hooli"))
         tenant = eventually(
-            lambda: (t := get_json(cluster, "tenant", "hooli")) and condition(t, "Ready") and t,
-            what="tenant hooli reports a condition",
+            lambda: (t := get_json(cluster, "tenant", "hooli")) and (c := condition(t, "Ready"))
+            and c["reason"] != "Provisioning" and t,
+            what="tenant hooli reports the outcome",
         )
         ready = condition(tenant, "Ready")
         assert ready["status"] == "False" and ready["reason"] == "NamespaceConflict"

@@ -18,6 +18,7 @@ from tests.e2e.helpers import (
     delete_tenant,
     eventually,
     events_for,
+    wait_for_event,
     get_json,
     namespace_gone,
     tenant_manifest,
@@ -213,8 +214,8 @@ def test_suspend_scales_to_zero_blocks_pods_and_resume_restores(
         restored = get_json(cluster, "deployment", "web", "-n", "epsilon")
         assert restored["spec"]["replicas"] == 3 and restored["status"]["readyReplicas"] == 3
         assert "tenancy.io/replicas-before-suspend" not in (restored["metadata"].get("annotations") or {})
-        events = {e["reason"] for e in events_for(cluster, "Tenant", "epsilon")}
-        assert {"TenantSuspended", "TenantResumed"} <= events
+        wait_for_event(cluster, "Tenant", "epsilon", "TenantSuspended")
+        wait_for_event(cluster, "Tenant", "epsilon", "TenantResumed")
         audited = {r["event"] for r in audit_lines(operator.logs()) if r["tenant"] == "epsilon"}
         assert {"TENANT_SUSPENDED", "TENANT_RESUMED"} <= audited
     finally:
@@ -280,7 +281,7 @@ def test_prevent_deletion_and_retained_namespaces(cluster: ClusterHandle, operat
         assert not namespace["metadata"].get("ownerReferences")
         assert get_json(cluster, "configmap", "precious", "-n", "eta")["data"] == {"k": "v"}
         # The audit trail outlives the tenant.
-        assert "TenantDecommissioned" in {e["reason"] for e in events_for(cluster, "Tenant", "eta")}
+        wait_for_event(cluster, "Tenant", "eta", "TenantDecommissioned")
     finally:
         cluster.kubectl("patch", "tenant", "eta", "--type=merge", "-p", '{"spec":{"preventDeletion":false}}',
                         check=False)

@@ -62,6 +62,7 @@ def effective_compute(plan: Plan, spec: TenantSpec) -> ComputeQuota:
         limitsCpu=_at_least(limits.cpu, compute.limitsCpu, cpu=True),
         limitsMemory=_at_least(limits.memory, compute.limitsMemory, cpu=False),
         persistentVolumeClaims=compute.persistentVolumeClaims,
+        databaseConnections=limits.databaseConnections or compute.databaseConnections,
     )
 
 

@@ -15,7 +15,8 @@ from ..api import ANNOTATION_ACTOR, GROUP, LABEL_MANAGED_BY, LABEL_PRIMARY_NAMES
 from ..audit import audit
 from ..conditions import set_condition
 from ..metrics import track_reconcile
-from . import render
+from ..database.provision import DatabaseError
+from . import database, render
 from .model import TenantSpec
 
 CONFLICT_RETRY_SECONDS = 30
@@ -174,6 +175,7 @@ async def reconcile_tenant(
     reason: kopf.Reason,
     old: Any,
     new: Any,
+    retry: int,
     logger: logging.Logger,
     **_: Any,
 ) -> None:
@@ -207,6 +209,7 @@ async def reconcile_tenant(
             await apply_area(report, "NetworkReady", state.network, "network")
             await gather_limited(kube.apply(obj) for obj in state.settings)
             await prune(state, slug)
+            await reconcile_database(report, patch, body, slug, uid, tenant_spec, state, meta, dict(status), retry)
         finally:
             phase = "Suspended" if tenant_spec.status == "suspended" else "Active"
             report.write(patch, slug, names, phase)
@@ -215,6 +218,49 @@ async def reconcile_tenant(
         if tenant_spec.status == "suspended" or was_suspended:
             await scale_workloads(names, suspend=tenant_spec.status == "suspended")
         announce(reason, body, slug, tenant_spec, old, new, removed)
+
+
+def database_backoff(retry: int) -> float:
+    return float(min(120, 5 * 2**retry))
+
+
+async def reconcile_database(
+    report: Report,
+    patch: kopf.Patch,
+    body: kopf.Body,
+    slug: str,
+    uid: str,
+    spec: TenantSpec,
+    state: render.DesiredState,
+    meta: kopf.Meta,
+    status: dict[str, Any],
+    retry: int,
+) -> None:
+    if not database.database_enabled(spec):
+        if status.get("database"):
+            outcome = await database.retire(slug, spec)
+            patch.status["database"] = None
+            report.conditions = [c for c in report.conditions if c.get("type") != "DatabaseReady"]
+            kopf.info(body, reason="DatabaseRetired", message=f"[severity=high] {outcome}")
+            audit("TENANT_DATABASE_RETIRED", "high", slug, actor=actor_of(body), outcome=outcome)
+        return
+    primary = state.namespace_names[0]
+    rotating = database.rotation_requested(meta, status)
+    try:
+        provisioned = await database.provision(
+            slug, uid, spec, primary, meta, status, state.config.compute.databaseConnections
+        )
+    except DatabaseError as error:
+        report.set("DatabaseReady", False, error.reason, error.message)
+        if error.schema_version is not None:
+            patch.status["database"] = {**(status.get("database") or {}), "schemaVersion": error.schema_version}
+        raise kopf.TemporaryError(error.message, delay=database_backoff(retry)) from None
+    patch.status["database"] = provisioned
+    message = f"database {provisioned['name']} at schema {provisioned['schemaVersion']}"
+    report.set("DatabaseReady", True, "Provisioned", message)
+    if rotating:
+        kopf.info(body, reason="DatabasePasswordRotated", message="[severity=high] database password rotated")
+        audit("TENANT_DB_PASSWORD_ROTATED", "high", slug, actor=actor_of(body), database=provisioned["name"])
 
 
 async def announce_phase(name: str, report: Report, phase: str, message: str) -> None:
@@ -289,10 +335,26 @@ async def decommission_tenant(
         tenant_spec = TenantSpec.model_validate(dict(spec))
         report = Report(dict(status), int(meta.get("generation") or 0))
         await announce_phase(name, report, "Decommissioning", "removing what the tenant owns")
+        database_outcome = None
+        if database.database_enabled(tenant_spec) or status.get("database"):
+            try:
+                database_outcome = await database.retire(name, tenant_spec)
+            except (DatabaseError, database.ServerUnavailable) as error:
+                raise kopf.TemporaryError(f"database not retired yet: {error}", delay=30) from None
         owned = await kube.list_names("v1", "Namespace", tenant_selector(name))
         await retire_namespaces(owned, name, tenant_spec)
         policy = tenant_spec.deletionPolicy.namespaces if tenant_spec.deletionPolicy else "Delete"
         verb = "retained" if policy == "Retain" else "deleted"
         message = f"[severity=high] tenant {name} decommissioned; namespaces {verb}: {', '.join(owned) or 'none'}"
+        if database_outcome:
+            message += f"; {database_outcome}"
         kopf.info(body, reason="TenantDecommissioned", message=message)
-        audit("TENANT_DECOMMISSIONED", "high", name, namespacePolicy=policy, **{f"{verb}Namespaces": owned})
+        audit(
+            "TENANT_DECOMMISSIONED",
+            "high",
+            name,
+            actor=actor_of(body),
+            namespacePolicy=policy,
+            database=database_outcome,
+            **{f"{verb}Namespaces": owned},
+        )

@@ -78,6 +78,9 @@ class Limits(Spec):
     memory: str | None = Field(
         default=None, pattern=BINARY_QUANTITY, description="Memory requests per namespace, e.g. 8Gi."
     )
+    databaseConnections: int | None = Field(
+        default=None, ge=1, le=1000, description="Connection limit of the tenant's database role."
+    )
 
 
 class Features(Spec):
@@ -146,6 +149,28 @@ class DeletionPolicy(Spec):
     )
 
 
+class DatabaseSpec(Spec):
+    """A PostgreSQL database for the tenant, on a server the operator was given."""
+
+    enabled: bool = Field(default=False, description="true provisions a database, a role and a credentials Secret.")
+    serverRef: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=253,
+        description="Name of the server's Secret in the operator's database namespace; default: the operator's.",
+    )
+    migrationsConfigMap: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=253,
+        description="ConfigMap in the primary namespace whose NNNN_name.sql keys are applied after the base schema.",
+    )
+    deletionPolicy: Literal["Retain", "Archive", "Delete"] = Field(
+        default="Retain",
+        description="On decommission: Retain (login disabled), Archive (pg_dump, then drop) or Delete (drop).",
+    )
+
+
 class TenantSpec(Spec):
     """Desired state of a tenant."""
 
@@ -183,8 +208,20 @@ class TenantSpec(Spec):
     features: Features | None = Field(default=None, description="Feature flags over the plan's.")
     security: Security | None = Field(default=None, description="Security settings over the plan's.")
     networkIsolation: NetworkIsolation | None = Field(default=None, description="Network isolation.")
+    database: DatabaseSpec | None = Field(default=None, description="The tenant's PostgreSQL database.")
     deletionPolicy: DeletionPolicy | None = Field(default=None, description="What a decommission keeps.")
     preventDeletion: bool = Field(default=False, description="true refuses deleting the tenant at admission.")
+
+
+class DatabaseStatus(BaseModel):
+    """Where the tenant's database is; the password is only in the Secret."""
+
+    server: str | None = Field(default=None, description="Name of the server's Secret.")
+    name: str | None = Field(default=None, description="Database name (also the role name).")
+    secretName: str | None = Field(default=None, description="Secret in the primary namespace with the credentials.")
+    schemaVersion: str | None = Field(default=None, description="Last migration applied from each source.")
+    passwordRotatedAt: str | None = Field(default=None, description="When the password was last set.")
+    rotationHandled: str | None = Field(default=None, description="Last tenancy.io/rotate-db-password handled.")
 
 
 class TenantStatus(BaseModel):
@@ -197,9 +234,10 @@ class TenantStatus(BaseModel):
     slug: str | None = Field(default=None, description="The tenant's slug, which names its namespaces.")
     namespaces: list[str] | None = Field(default=None, description="Namespaces the operator manages for the tenant.")
     primaryNamespace: str | None = Field(default=None, description="The tenant's primary namespace.")
+    database: DatabaseStatus | None = Field(default=None, description="The tenant's database, when enabled.")
     conditions: list[Condition] | None = Field(
         default=None,
-        description="NamespacesReady, RBACReady, QuotaReady, NetworkReady and Ready, with reasons.",
+        description="NamespacesReady, RBACReady, QuotaReady, NetworkReady, DatabaseReady and Ready, with reasons.",
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )
 

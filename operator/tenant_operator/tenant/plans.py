@@ -29,6 +29,7 @@ class ComputeQuota:
     limitsCpu: str
     limitsMemory: str
     persistentVolumeClaims: int
+    databaseConnections: int
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ PLANS: dict[str, Plan] = {
         apiRequestsPerDay=1_000,
         sessionTimeoutSeconds=3600,
         password=PasswordDefaults(minLength=8, requireSpecialChars=False),
-        compute=ComputeQuota(20, "2", "4Gi", "4", "8Gi", 10),
+        compute=ComputeQuota(20, "2", "4Gi", "4", "8Gi", 10, databaseConnections=10),
         features=_features(),
         allowedFeatures=(),
     ),
@@ -68,7 +69,7 @@ PLANS: dict[str, Plan] = {
         apiRequestsPerDay=10_000,
         sessionTimeoutSeconds=7200,
         password=PasswordDefaults(minLength=10),
-        compute=ComputeQuota(100, "8", "16Gi", "16", "32Gi", 50),
+        compute=ComputeQuota(100, "8", "16Gi", "16", "32Gi", 50, databaseConnections=25),
         features=_features("biometricAuth", "customBranding"),
         allowedFeatures=("biometricAuth", "customBranding"),
     ),
@@ -79,7 +80,7 @@ PLANS: dict[str, Plan] = {
         apiRequestsPerDay=100_000,
         sessionTimeoutSeconds=14400,
         password=PasswordDefaults(minLength=12),
-        compute=ComputeQuota(500, "32", "64Gi", "64", "128Gi", 200),
+        compute=ComputeQuota(500, "32", "64Gi", "64", "128Gi", 200, databaseConnections=100),
         features=_features(*FEATURES),
         allowedFeatures=FEATURES,
     ),

@@ -1,0 +1,1 @@
+"""A PostgreSQL database per tenant: naming, SQL and migrations (pure), provisioning (I/O)."""

@@ -1,0 +1,32 @@
+"""Operator options set once by the command line, read by the handlers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class WebhookOptions:
+    """Where the admission webhook listens, how the apiserver reaches it, and its certificate."""
+
+    port: int = 0  # 0: no webhook server
+    bind: str = "0.0.0.0"
+    host: str = "127.0.0.1"
+    cert_dir: Path = field(default_factory=lambda: Path("/tmp/tenant-operator-webhook"))
+    manage_configuration: bool = True
+
+
+WEBHOOK = WebhookOptions()
+
+
+@dataclass
+class DatabaseOptions:
+    """Where the PostgreSQL servers' admin Secrets live, which one is the default, where archives go."""
+
+    namespace: str = "tenant-operator-system"
+    default_server: str = "postgres"
+    archive_dir: Path = field(default_factory=lambda: Path("/var/lib/tenant-operator/archives"))
+
+
+DATABASE = DatabaseOptions()
