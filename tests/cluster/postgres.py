@@ -1,6 +1,6 @@
 """A real PostgreSQL server (Debian's package) on loopback, in a throwaway data directory.
 
-    python -m tests.cluster.postgres up DIR     # prints host port user password
+    python -m tests.cluster.postgres up [DIR]   # prints host port user password; DIR must be reachable by the postgres user
 """
 
 from __future__ import annotations
@@ -114,5 +114,9 @@ def create_server(base: Path) -> PostgresServer:
 if __name__ == "__main__":
     folder = Path(sys.argv[2] if len(sys.argv) > 2 else "/tmp/tenant-operator-postgres")
     folder.mkdir(parents=True, exist_ok=True)
+    previous = PostgresServer(data_dir=folder / "pgdata", port=0, password="")
+    if previous.data_dir.exists():
+        subprocess.run(_as_postgres_user([str(previous.bindir / "pg_ctl"), "-D", str(previous.data_dir), "stop"]),
+                       capture_output=True)
     started = create_server(folder)
     print(started.host, started.port, SUPERUSER, started.password)

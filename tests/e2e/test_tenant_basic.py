@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.cluster.plugin import ClusterHandle
+from tests.cluster.postgres import PostgresServer
 from tests.e2e.helpers import (
     PhaseWatch,
     apply,
@@ -28,7 +29,9 @@ pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_example_tenant_becomes_ready_with_its_namespace(cluster: ClusterHandle, operator: OperatorProcess) -> None:
+def test_example_tenant_becomes_ready_with_its_namespace(
+    cluster: ClusterHandle, operator: OperatorProcess, database_server: PostgresServer
+) -> None:
     watch = PhaseWatch(cluster, "acme")
     cluster.kubectl("apply", "-f", str(REPO / "examples" / "tenant-basic.yaml"))
     try:
@@ -57,6 +60,8 @@ def test_example_tenant_becomes_ready_with_its_namespace(cluster: ClusterHandle,
         assert columns == ["NAME", "DISPLAY", "NAME", "PLAN", "PHASE", "READY", "NAMESPACES", "AGE"]
         assert "basic" in cluster.kubectl("get", "tenant", "acme").stdout
 
+        assert condition(tenant, "DatabaseReady")["status"] == "True"
+        assert get_json(cluster, "secret", "tenant-database", "-n", "acme") is not None
         assert "tenant_operator_reconcile_total" in operator.metrics()
     finally:
         delete_tenant(cluster, "acme")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.cluster.plugin import ClusterHandle
+from tests.cluster.postgres import PostgresServer
 from tests.e2e.helpers import (
     apply,
     audit_lines,
@@ -40,7 +41,9 @@ def quota_hard(cluster: ClusterHandle, namespace: str) -> dict[str, str]:
     return get_json(cluster, "resourcequota", "tenant-quota", "-n", namespace)["spec"]["hard"]
 
 
-def test_every_example_is_accepted_and_becomes_ready(cluster: ClusterHandle, operator: OperatorProcess) -> None:
+def test_every_example_is_accepted_and_becomes_ready(
+    cluster: ClusterHandle, operator: OperatorProcess, database_server: PostgresServer
+) -> None:
     cluster.kubectl("apply", "-f", str(EXAMPLES))
     try:
         expectations = {
