@@ -301,3 +301,82 @@ def test_decommission_follows_the_database_deletion_policy(
         with admin(database_server) as conn:
             conn.execute(f"DROP DATABASE {database}")
             conn.execute(f"DROP ROLE {database}")
+
+
+def test_server_is_chosen_per_tenant_and_must_be_a_labelled_server_secret(
+    cluster: ClusterHandle, operator: OperatorProcess, database_server: PostgresServer
+) -> None:
+    from tests.e2e.operator_process import DATABASE_NAMESPACE
+
+    for name, labelled in (("postgres-eu", True), ("not-a-server", False)):
+        manifest = cluster.kubectl(
+            "create", "secret", "generic", name, "-n", DATABASE_NAMESPACE,
+            f"--from-literal=host={database_server.host}", f"--from-literal=port={database_server.port}",
+            "--from-literal=user=postgres", f"--from-literal=password={database_server.password}",
+            "--from-literal=sslmode=disable", "--dry-run=client", "-o", "yaml",
+        ).stdout
+        cluster.kubectl("apply", "-f", "-", input_text=manifest)
+        if labelled:
+            cluster.kubectl("label", "secret", name, "-n", DATABASE_NAMESPACE, "tenancy.io/database-server=true")
+    apply(cluster, with_database("tau", "Tau", "{enabled: true, serverRef: postgres-eu}"))
+    apply(cluster, with_database("upsilon", "Upsilon", "{enabled: true, serverRef: not-a-server}"))
+    try:
+        assert wait_ready(cluster, "tau")["status"]["database"]["server"] == "postgres-eu"
+        tenant = eventually(
+            lambda: (t := get_json(cluster, "tenant", "upsilon")) and (c := condition(t, "DatabaseReady"))
+            and c["status"] == "False" and t,
+            what="DatabaseReady=False for an unlabelled Secret",
+        )
+        database_ready = condition(tenant, "DatabaseReady")
+        assert database_ready["reason"] == "ServerNotConfigured"
+        assert "not-a-server is not labelled tenancy.io/database-server=true" in database_ready["message"]
+        assert get_json(cluster, "secret", "tenant-database", "-n", "upsilon") is None
+    finally:
+        delete_tenant(cluster, "tau")
+        delete_tenant(cluster, "upsilon")  # never provisioned: nothing holds the delete
+
+
+def test_a_database_the_operator_did_not_make_is_never_adopted(
+    cluster: ClusterHandle, operator: OperatorProcess, database_server: PostgresServer
+) -> None:
+    with admin(database_server) as conn:
+        conn.execute("CREATE DATABASE tenant_phi")
+    apply(cluster, with_database("phi", "Phi"))
+    try:
+        tenant = eventually(
+            lambda: (t := get_json(cluster, "tenant", "phi")) and (c := condition(t, "DatabaseReady"))
+            and c["status"] == "False" and t,
+            what="DatabaseReady=False",
+        )
+        database_ready = condition(tenant, "DatabaseReady")
+        assert database_ready["reason"] == "DatabaseConflict"
+        assert "database tenant_phi exists and is not managed for tenant phi" in database_ready["message"]
+        with admin(database_server) as conn:
+            assert scalar(conn, "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname='tenant_phi'") == (
+                "postgres")
+    finally:
+        cluster.kubectl("patch", "tenant", "phi", "--type=merge", "-p",
+                        '{"spec":{"database":{"enabled":false}}}', check=False)
+        delete_tenant(cluster, "phi")
+        with admin(database_server) as conn:
+            conn.execute("DROP DATABASE IF EXISTS tenant_phi")
+            conn.execute("DROP ROLE IF EXISTS tenant_phi")
+
+
+def test_a_half_made_database_is_completed(
+    cluster: ClusterHandle, operator: OperatorProcess, database_server: PostgresServer
+) -> None:
+    """The state a crash between 'role made' and 'database made' leaves behind."""
+    with admin(database_server) as conn:
+        conn.execute("CREATE ROLE tenant_chi LOGIN PASSWORD 'stale-password'")
+        conn.execute("COMMENT ON ROLE tenant_chi IS 'managed by tenant-operator for tenant chi'")
+    apply(cluster, with_database("chi", "Chi"))
+    try:
+        wait_ready(cluster, "chi")
+        creds = credentials(cluster, "chi")
+        with connect(creds) as conn:
+            assert scalar(conn, "SELECT current_database()") == "tenant_chi"
+        with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+            connect(creds, password="stale-password")
+    finally:
+        delete_tenant(cluster, "chi")

@@ -339,7 +339,11 @@ async def decommission_tenant(
         if database.database_enabled(tenant_spec) or status.get("database"):
             try:
                 database_outcome = await database.retire(name, tenant_spec)
-            except (DatabaseError, database.ServerUnavailable) as error:
+            except database.ServerUnavailable as error:
+                if status.get("database"):
+                    raise kopf.TemporaryError(f"database not retired yet: {error}", delay=30) from None
+                database_outcome = f"no database was provisioned ({error})"
+            except DatabaseError as error:
                 raise kopf.TemporaryError(f"database not retired yet: {error}", delay=30) from None
         owned = await kube.list_names("v1", "Namespace", tenant_selector(name))
         await retire_namespaces(owned, name, tenant_spec)
