@@ -16,7 +16,7 @@ audit_logger = logging.getLogger("tenant_operator.audit")
 def audit_record(
     event: str,
     severity: Severity,
-    tenant: str,
+    tenant: str | None,
     actor: str | None = None,
     changes: dict[str, Any] | None = None,
     **details: Any,
@@ -35,7 +35,7 @@ def audit_record(
     return record
 
 
-def audit(event: str, severity: Severity, tenant: str, **fields: Any) -> dict[str, Any]:
+def audit(event: str, severity: Severity, tenant: str | None, **fields: Any) -> dict[str, Any]:
     record = audit_record(event, severity, tenant, **fields)
     audit_logger.info(json.dumps(record, sort_keys=True, default=str))
     return record

@@ -184,9 +184,10 @@ def render_crd(resource: CustomResourceKind) -> dict[str, Any]:
 
 
 def all_kinds() -> list[CustomResourceKind]:
+    from .securitypolicy.model import SECURITY_POLICY
     from .tenant.model import TENANT
 
-    return [TENANT]
+    return [TENANT, SECURITY_POLICY]
 
 
 def crd_filename(resource: CustomResourceKind) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections.abc import Awaitable, Iterable
 from typing import Any
 
 from kubernetes_asyncio import client, config
@@ -12,7 +14,10 @@ from kubernetes_asyncio.dynamic.exceptions import ConflictError, NotFoundError, 
 
 from .api import MANAGER
 
+API_CONCURRENCY = 16
+
 _dynamic: DynamicClient | None = None
+_api_slots = asyncio.Semaphore(API_CONCURRENCY)
 _api_client: client.ApiClient | None = None
 
 
@@ -131,7 +136,18 @@ async def delete(api_version: str, kind: str, name: str, namespace: str | None =
     return True
 
 
+async def _limited(call: Awaitable[Any]) -> Any:
+    async with _api_slots:
+        return await call
+
+
+async def gather_limited(calls: Iterable[Awaitable[Any]]) -> list[Any]:
+    """Runs API calls concurrently, at most API_CONCURRENCY at a time across all handlers."""
+    return await asyncio.gather(*(_limited(call) for call in calls))
+
+
 __all__ = [
+    "gather_limited",
     "ConflictError",
     "NotFoundError",
     "apply",

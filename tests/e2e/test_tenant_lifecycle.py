@@ -335,7 +335,7 @@ def test_restart_mid_provisioning_converges_without_duplicates(
         namespaces = get_json(cluster, "namespaces", "-l", "tenancy.io/tenant=theta")["items"]
         assert sorted(ns["metadata"]["name"] for ns in namespaces) == sorted(f"theta-{s}" for s in suffixes)
         for kind, expected in (("roles", 3), ("resourcequotas", 1), ("limitranges", 1), ("networkpolicies", 1),
-                               ("configmaps", 1)):
+                               ("configmaps", 2)):
             items = get_json(cluster, kind, "-A", "-l", "tenancy.io/tenant=theta")["items"]
             assert len(items) == expected * len(suffixes), kind
 

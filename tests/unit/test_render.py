@@ -52,7 +52,7 @@ def test_every_namespace_gets_roles_quota_limits_policy_and_config() -> None:
         assert state.names_of("ResourceQuota", namespace) == {"tenant-quota"}
         assert state.names_of("LimitRange", namespace) == {"tenant-limits"}
         assert state.names_of("NetworkPolicy", namespace) == {"tenant-isolation"}
-        assert state.names_of("ConfigMap", namespace) == {"tenant-config"}
+        assert state.names_of("ConfigMap", namespace) == {"tenant-config", "tenant-security-policy"}
 
 
 def test_roles_grant_read_write_delete_admin_by_level() -> None:

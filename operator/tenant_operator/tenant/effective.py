@@ -7,6 +7,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..securitypolicy.model import SecuritySettings
 from .model import TenantSpec
 from .plans import CUSTOM_BASE, PLANS, ComputeQuota, Plan
 
@@ -25,6 +26,7 @@ class EffectiveConfig:
     password: dict[str, Any]
     session: dict[str, Any]
     features: dict[str, bool]
+    authMethods: dict[str, Any]
     podSecurity: str
     compute: ComputeQuota
 
@@ -78,13 +80,31 @@ def _millicores(quantity: str) -> int:
     return int(quantity[:-1]) if quantity.endswith("m") else int(quantity) * 1000
 
 
-def effective_config(spec: TenantSpec) -> EffectiveConfig:
+def merge_layers(defaults: dict[str, Any], *layers: Any) -> dict[str, Any]:
+    """Each layer's set fields win over the ones below: plan defaults, then the SecurityPolicy, then the tenant."""
+    merged = dict(defaults)
+    for layer in layers:
+        merged = merge_set_fields(merged, layer)
+    return merged
+
+
+def default_auth_methods(plan: Plan) -> dict[str, Any]:
+    return {"password": True, "twoFactor": True, "passkey": plan.name != "basic", "oauthProviders": []}
+
+
+def effective_config(spec: TenantSpec, policy: SecuritySettings | None = None) -> EffectiveConfig:
     plan = base_plan(spec)
-    security = spec.security
+    layers = [layer for layer in (policy, spec.security) if layer is not None]
     limits = spec.limits
-    password = merge_set_fields({**asdict(plan.password), **DEFAULT_PASSWORD_EXTRA}, security and security.password)
-    session = merge_set_fields(
-        {"timeoutSeconds": plan.sessionTimeoutSeconds, **DEFAULT_SESSION}, security and security.session
+    password = merge_layers(
+        {**asdict(plan.password), **DEFAULT_PASSWORD_EXTRA}, *(layer.password for layer in layers)
+    )
+    session = merge_layers(
+        {"timeoutSeconds": plan.sessionTimeoutSeconds, **DEFAULT_SESSION}, *(layer.session for layer in layers)
+    )
+    auth_methods = merge_layers(default_auth_methods(plan), *(layer.authMethods for layer in layers))
+    pod_security = next(
+        (layer.podSecurity for layer in reversed(layers) if layer.podSecurity), DEFAULT_POD_SECURITY
     )
     features = merge_set_fields(
         plan.features if spec.plan != "custom" else {name: False for name in plan.features}, spec.features
@@ -97,7 +117,8 @@ def effective_config(spec: TenantSpec) -> EffectiveConfig:
         password=password,
         session=session,
         features=features,
-        podSecurity=(security and security.podSecurity) or DEFAULT_POD_SECURITY,
+        authMethods=auth_methods,
+        podSecurity=pod_security,
         compute=effective_compute(plan, spec),
     )
 
@@ -123,3 +144,15 @@ def config_map_data(slug: str, spec: TenantSpec, config: EffectiveConfig) -> dic
     }
     data.update({f"features.{_snake(name)}": str(enabled).lower() for name, enabled in config.features.items()})
     return data
+
+
+def security_policy_data(config: EffectiveConfig, policy_name: str | None) -> dict[str, str]:
+    """ConfigMap tenant-security-policy: the effective security policy, for the tenant's apps."""
+    return {
+        "policy": policy_name or "",
+        "password_policy": json.dumps(config.password, sort_keys=True),
+        "session_policy": json.dumps(config.session, sort_keys=True),
+        "auth_methods": json.dumps(config.authMethods, sort_keys=True),
+        "mfa_required": str(bool(config.session.get("requireMFA"))).lower(),
+        "pod_security": config.podSecurity,
+    }

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import kopf
@@ -16,30 +15,20 @@ from ..audit import audit
 from ..conditions import set_condition
 from ..metrics import track_reconcile
 from ..database.provision import DatabaseError
+from ..securitypolicy.handlers import load_policy
+from ..securitypolicy.model import SecurityPolicySpec
 from . import database, render
 from .model import TenantSpec
 
 CONFLICT_RETRY_SECONDS = 30
-API_CONCURRENCY = 16
 LABEL_RETAINED_FROM = f"{GROUP}/retained-from"
 PRUNED_KINDS = (("rbac.authorization.k8s.io/v1", "RoleBinding"), ("networking.k8s.io/v1", "NetworkPolicy"))
 SCALABLE_KINDS = (("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"))
 
-_api_slots = asyncio.Semaphore(API_CONCURRENCY)
 
 
 class NamespaceConflict(Exception):
     """A namespace the tenant wants exists and belongs to somebody else."""
-
-
-async def _limited(call: Awaitable[Any]) -> Any:
-    async with _api_slots:
-        return await call
-
-
-async def gather_limited(calls: Iterable[Awaitable[Any]]) -> list[Any]:
-    """Runs API calls concurrently, at most API_CONCURRENCY at a time across all tenants."""
-    return await asyncio.gather(*(_limited(call) for call in calls))
 
 
 async def ensure_namespace(desired: dict[str, Any], slug: str) -> None:
@@ -69,9 +58,9 @@ async def release_namespace(name: str, slug: str) -> None:
 async def retire_namespaces(names: Iterable[str], slug: str, spec: TenantSpec) -> None:
     retain = spec.deletionPolicy is not None and spec.deletionPolicy.namespaces == "Retain"
     if retain:
-        await gather_limited(release_namespace(name, slug) for name in names)
+        await kube.gather_limited(release_namespace(name, slug) for name in names)
     else:
-        await gather_limited(kube.delete("v1", "Namespace", name) for name in names)
+        await kube.gather_limited(kube.delete("v1", "Namespace", name) for name in names)
 
 
 async def remove_stale_namespaces(slug: str, spec: TenantSpec, desired: list[str]) -> list[str]:
@@ -88,7 +77,7 @@ async def prune(state: render.DesiredState, slug: str) -> None:
         for namespace in state.namespace_names:
             existing = await kube.list_names(api_version, kind, selector, namespace=namespace)
             stale = render.stale_names(existing, state.names_of(kind, namespace))
-            await gather_limited(kube.delete(api_version, kind, name, namespace) for name in stale)
+            await kube.gather_limited(kube.delete(api_version, kind, name, namespace) for name in stale)
 
 
 async def scale_workloads(namespaces: list[str], suspend: bool) -> int:
@@ -154,7 +143,7 @@ class Report:
 
 async def apply_area(report: Report, condition: str, objects: list[dict[str, Any]], what: str) -> None:
     try:
-        await gather_limited(kube.apply(obj) for obj in objects)
+        await kube.gather_limited(kube.apply(obj) for obj in objects)
     except Exception as error:  # reported in status, then retried by kopf
         report.set(condition, False, "ApplyFailed", f"{what}: {error}")
         raise
@@ -184,13 +173,14 @@ async def reconcile_tenant(
     with track_reconcile("Tenant"):
         slug = name
         tenant_spec = read_spec(spec)
-        state = render.desired_state(slug, uid, tenant_spec)
-        names = state.namespace_names
         report = Report(dict(status), int(meta.get("generation") or 0))
+        policy = await security_policy_of(tenant_spec, report, patch, slug)
+        state = render.desired_state(slug, uid, tenant_spec, policy)
+        names = state.namespace_names
         if not status.get("phase"):
             await announce_phase(name, report, "Provisioning", f"provisioning {len(names)} namespace(s)")
         try:
-            await gather_limited(ensure_namespace(ns, slug) for ns in state.namespaces)
+            await kube.gather_limited(ensure_namespace(ns, slug) for ns in state.namespaces)
         except NamespaceConflict as conflict:
             message = (
                 f"namespace {conflict} already exists and is not managed for tenant {slug}; "
@@ -207,7 +197,7 @@ async def reconcile_tenant(
             await apply_area(report, "RBACReady", state.rbac, "RBAC")
             await apply_area(report, "QuotaReady", state.quota, "quota")
             await apply_area(report, "NetworkReady", state.network, "network")
-            await gather_limited(kube.apply(obj) for obj in state.settings)
+            await kube.gather_limited(kube.apply(obj) for obj in state.settings)
             await prune(state, slug)
             await reconcile_database(report, patch, body, slug, uid, tenant_spec, state, meta, dict(status), retry)
         finally:
@@ -218,6 +208,23 @@ async def reconcile_tenant(
         if tenant_spec.status == "suspended" or was_suspended:
             await scale_workloads(names, suspend=tenant_spec.status == "suspended")
         announce(reason, body, slug, tenant_spec, old, new, removed)
+
+
+async def security_policy_of(
+    spec: TenantSpec, report: Report, patch: kopf.Patch, slug: str
+) -> SecurityPolicySpec | None:
+    """The referenced SecurityPolicy; while it is missing nothing is applied, so no weaker policy slips in."""
+    if not spec.securityPolicyRef:
+        report.conditions = [c for c in report.conditions if c.get("type") != "SecurityPolicyReady"]
+        return None
+    policy = await load_policy(spec.securityPolicyRef)
+    if policy is None:
+        message = f"SecurityPolicy {spec.securityPolicyRef} not found; nothing is applied until it exists"
+        report.set("SecurityPolicyReady", False, "PolicyNotFound", message)
+        report.write(patch, slug, render.namespace_names(slug, spec), "Failed")
+        raise kopf.TemporaryError(message, delay=CONFLICT_RETRY_SECONDS)
+    report.set("SecurityPolicyReady", True, "Applied", f"SecurityPolicy {spec.securityPolicyRef} applied")
+    return policy
 
 
 def database_backoff(retry: int) -> float:

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from ..conditions import Condition
 from ..crdgen import CelRule, CustomResourceKind, PrinterColumn
+from ..securitypolicy.model import SecuritySettings
 from .plans import CUSTOM_REQUIRED_LIMITS, FEATURES, PlanName, plans_allowing
 
 SLUG_MAX_LENGTH = 40
@@ -17,7 +18,6 @@ BINARY_QUANTITY = r"^[1-9][0-9]{0,5}(Ki|Mi|Gi|Ti|Pi)$"
 CPU_QUANTITY = r"^([1-9][0-9]{0,4}|[1-9][0-9]{0,6}m)$"
 
 Phase = Literal["Provisioning", "Active", "Suspended", "Failed", "Decommissioning"]
-PodSecurityLevel = Literal["privileged", "baseline", "restricted"]
 
 NamespaceSuffix = Annotated[
     str, StringConstraints(min_length=1, max_length=NAMESPACE_SUFFIX_MAX_LENGTH, pattern=DNS_LABEL)
@@ -93,40 +93,8 @@ class Features(Spec):
     prioritySupport: bool | None = Field(default=None, description="Priority support.")
 
 
-class PasswordPolicy(Spec):
-    """Password rules for the tenant's users; unset fields come from the plan."""
-
-    minLength: int | None = Field(default=None, ge=8, le=128, description="Minimum length, 8-128.")
-    requireUppercase: bool | None = Field(default=None, description="Require an uppercase letter.")
-    requireLowercase: bool | None = Field(default=None, description="Require a lowercase letter.")
-    requireNumbers: bool | None = Field(default=None, description="Require a digit.")
-    requireSpecialChars: bool | None = Field(default=None, description="Require a special character.")
-    preventPasswordReuse: int | None = Field(default=None, ge=0, le=24, description="Passwords remembered, 0-24.")
-    expiryDays: int | None = Field(default=None, ge=0, le=365, description="Days before expiry, 0 (never)-365.")
-
-
-class SessionPolicy(Spec):
-    """Session rules for the tenant's users; unset fields come from the plan."""
-
-    timeoutSeconds: int | None = Field(
-        default=None, ge=3600, le=86400, description="Session timeout in seconds, 1-24 hours."
-    )
-    maxConcurrentSessions: int | None = Field(default=None, ge=1, le=10, description="Concurrent sessions, 1-10.")
-    rememberDeviceDays: int | None = Field(default=None, ge=0, le=30, description="Days a device is remembered.")
-    extendOnActivity: bool | None = Field(default=None, description="Extend the session on activity.")
-    requireMFA: bool | None = Field(default=None, description="Require multi-factor authentication.")
-
-
-class Security(Spec):
-    """Security settings; they merge over the plan's defaults field by field."""
-
-    podSecurity: PodSecurityLevel | None = Field(
-        default=None,
-        description="Pod Security Standard enforced in the tenant's namespaces: privileged, baseline (default) "
-        "or restricted.",
-    )
-    password: PasswordPolicy | None = Field(default=None, description="Password policy.")
-    session: SessionPolicy | None = Field(default=None, description="Session policy.")
+class Security(SecuritySettings):
+    """Security settings of this tenant; they merge field by field over its SecurityPolicy and its plan."""
 
 
 class NetworkIsolation(Spec):
@@ -206,7 +174,13 @@ class TenantSpec(Spec):
     )
     limits: Limits | None = Field(default=None, description="Overrides of the plan's limits.")
     features: Features | None = Field(default=None, description="Feature flags over the plan's.")
-    security: Security | None = Field(default=None, description="Security settings over the plan's.")
+    securityPolicyRef: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=253,
+        description="Name of a SecurityPolicy shared by tenants; spec.security merges over it.",
+    )
+    security: Security | None = Field(default=None, description="Security settings over the policy's and plan's.")
     networkIsolation: NetworkIsolation | None = Field(default=None, description="Network isolation.")
     database: DatabaseSpec | None = Field(default=None, description="The tenant's PostgreSQL database.")
     deletionPolicy: DeletionPolicy | None = Field(default=None, description="What a decommission keeps.")

@@ -6,10 +6,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..api import API_VERSION, LABEL_PRIMARY_NAMESPACE, managed_labels
-from .effective import EffectiveConfig, config_map_data, effective_config
+from ..securitypolicy.model import SecuritySettings
+from .effective import EffectiveConfig, config_map_data, effective_config, security_policy_data
 from .model import Subject, TenantSpec
 
 CONFIG_MAP_NAME = "tenant-config"
+SECURITY_POLICY_CONFIG_MAP = "tenant-security-policy"
 QUOTA_NAME = "tenant-quota"
 LIMIT_RANGE_NAME = "tenant-limits"
 NETWORK_POLICY_NAME = "tenant-isolation"
@@ -234,11 +236,13 @@ def network_objects(namespace: str, slug: str, uid: str, spec: TenantSpec) -> li
 def settings_objects(namespace: str, slug: str, uid: str, spec: TenantSpec, config: EffectiveConfig) -> list[dict]:
     config_map = _namespaced("v1", "ConfigMap", CONFIG_MAP_NAME, namespace, slug, uid)
     config_map["data"] = config_map_data(slug, spec, config)
-    return [config_map]
+    security = _namespaced("v1", "ConfigMap", SECURITY_POLICY_CONFIG_MAP, namespace, slug, uid)
+    security["data"] = security_policy_data(config, spec.securityPolicyRef)
+    return [config_map, security]
 
 
-def desired_state(slug: str, uid: str, spec: TenantSpec) -> DesiredState:
-    config = effective_config(spec)
+def desired_state(slug: str, uid: str, spec: TenantSpec, policy: SecuritySettings | None = None) -> DesiredState:
+    config = effective_config(spec, policy)
     names = namespace_names(slug, spec)
     state = DesiredState(
         config=config,

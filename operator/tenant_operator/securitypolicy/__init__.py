@@ -1,0 +1,1 @@
+"""The SecurityPolicy kind: password, session, MFA and pod-security policy shared by tenants."""
