@@ -24,6 +24,9 @@ def run_operator(args: argparse.Namespace) -> None:
     runtime.DATABASE.namespace = args.database_namespace
     runtime.DATABASE.default_server = args.database_server
     runtime.DATABASE.archive_dir = Path(args.database_archive_dir)
+    runtime.NOTIFICATIONS.smtp_host = args.smtp_host
+    runtime.NOTIFICATIONS.smtp_port = args.smtp_port
+    runtime.NOTIFICATIONS.sender = args.smtp_from
 
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat.JSON if args.json_logs else kopf.LogFormat.FULL)
     if args.metrics_port:
@@ -79,6 +82,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="/var/lib/tenant-operator/archives",
         help="where spec.database.deletionPolicy: Archive writes pg_dump archives",
     )
+    run.add_argument("--smtp-host", default="", help="SMTP server for e-mail notifications; empty: no e-mail")
+    run.add_argument("--smtp-port", type=int, default=25)
+    run.add_argument("--smtp-from", default="tenant-operator@localhost", help="sender of notification e-mails")
     run.add_argument("--json-logs", action="store_true", help="log JSON lines")
     run.add_argument("--verbose", action="store_true")
     run.set_defaults(handler=run_operator)

@@ -184,10 +184,11 @@ def render_crd(resource: CustomResourceKind) -> dict[str, Any]:
 
 
 def all_kinds() -> list[CustomResourceKind]:
+    from .iprestriction.model import IP_RESTRICTION
     from .securitypolicy.model import SECURITY_POLICY
     from .tenant.model import TENANT
 
-    return [TENANT, SECURITY_POLICY]
+    return [TENANT, SECURITY_POLICY, IP_RESTRICTION]
 
 
 def crd_filename(resource: CustomResourceKind) -> str:

@@ -30,3 +30,15 @@ class DatabaseOptions:
 
 
 DATABASE = DatabaseOptions()
+
+
+@dataclass
+class NotificationOptions:
+    """The SMTP server notifications are sent through."""
+
+    smtp_host: str = ""
+    smtp_port: int = 25
+    sender: str = "tenant-operator@localhost"
+
+
+NOTIFICATIONS = NotificationOptions()

@@ -10,7 +10,8 @@ import kopf
 from . import kube
 from .api import FINALIZER, GROUP, KOPF_PREFIX
 from .certificates import ensure_certificate
-from .options import DATABASE, WEBHOOK, WebhookOptions  # noqa: F401  (set by the CLI)
+from .options import DATABASE, NOTIFICATIONS, WEBHOOK, WebhookOptions  # noqa: F401  (set by the CLI)
+from .iprestriction import handlers as ip_restriction_handlers  # noqa: F401  (registers them)
 from .securitypolicy import handlers as security_policy_handlers  # noqa: F401  (registers them)
 from .tenant import admission as tenant_admission  # noqa: F401  (registers the Tenant webhooks)
 from .tenant import handlers as tenant_handlers  # noqa: F401  (registers the Tenant handlers)

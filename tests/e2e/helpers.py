@@ -144,11 +144,16 @@ class PhaseWatch:
         return seen
 
 
-def wait_for_event(cluster: ClusterHandle, kind: str, name: str, reason: str, timeout: float = 30) -> dict[str, Any]:
-    """The newest Event with the reason; kopf posts Events asynchronously, so they are waited for."""
+def wait_for_event(
+    cluster: ClusterHandle, kind: str, name: str, reason: str, containing: str = "", timeout: float = 30
+) -> dict[str, Any]:
+    """An Event with the reason (and text); kopf posts Events asynchronously, so they are waited for."""
 
-    def newest() -> dict[str, Any] | None:
-        matching = [event for event in events_for(cluster, kind, name) if event["reason"] == reason]
-        return matching[-1] if matching else None
+    def matching() -> dict[str, Any] | None:
+        found = [
+            event for event in events_for(cluster, kind, name)
+            if event["reason"] == reason and containing in event.get("message", "")
+        ]
+        return found[-1] if found else None
 
-    return eventually(newest, timeout=timeout, what=f"{reason} event on {kind} {name}")
+    return eventually(matching, timeout=timeout, what=f"{reason} event on {kind} {name} with {containing!r}")

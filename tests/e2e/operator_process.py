@@ -17,6 +17,7 @@ import pytest
 
 from tests.cluster.localcluster import free_port
 from tests.cluster.postgres import SUPERUSER, PostgresServer, create_server
+from tests.e2e.receivers import MailSink, WebhookSink
 from tests.cluster.plugin import ClusterHandle
 
 REPO = Path(__file__).resolve().parents[2]
@@ -25,8 +26,9 @@ DATABASE_SERVER_SECRET = "postgres"
 
 
 class OperatorProcess:
-    def __init__(self, cluster: ClusterHandle, log_path: Path) -> None:
+    def __init__(self, cluster: ClusterHandle, log_path: Path, smtp_port: int = 0) -> None:
         self.cluster = cluster
+        self.smtp_port = smtp_port
         self.log_path = log_path
         self.process: subprocess.Popen | None = None
         self.liveness_port = 0
@@ -49,6 +51,8 @@ class OperatorProcess:
                 "--database-namespace", DATABASE_NAMESPACE,
                 "--database-server", DATABASE_SERVER_SECRET,
                 "--database-archive-dir", str(self.archive_dir),
+                "--smtp-host", "127.0.0.1",
+                "--smtp-port", str(self.smtp_port),
                 "--json-logs",
             ],
             env=self.cluster.env(),
@@ -98,8 +102,10 @@ def crds_installed(cluster: ClusterHandle) -> ClusterHandle:
 
 
 @pytest.fixture(scope="session")
-def operator(crds_installed: ClusterHandle, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
-    process = OperatorProcess(crds_installed, tmp_path_factory.mktemp("operator") / "operator.log")
+def operator(
+    crds_installed: ClusterHandle, tmp_path_factory: pytest.TempPathFactory, smtp_server: MailSink
+) -> Iterator[OperatorProcess]:
+    process = OperatorProcess(crds_installed, tmp_path_factory.mktemp("operator") / "operator.log", smtp_server.port)
     process.start()
     try:
         yield process
@@ -139,3 +145,25 @@ def database_server(crds_installed: ClusterHandle, postgres: PostgresServer) -> 
         "--overwrite",
     )
     return postgres
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[MailSink]:
+    """A real SMTP server (aiosmtpd) on loopback that keeps what it receives."""
+    sink = MailSink()
+    sink.start()
+    try:
+        yield sink
+    finally:
+        sink.stop()
+
+
+@pytest.fixture(scope="session")
+def webhook_receiver() -> Iterator[WebhookSink]:
+    """A local HTTP endpoint that keeps the webhook POSTs it receives."""
+    sink = WebhookSink()
+    sink.start()
+    try:
+        yield sink
+    finally:
+        sink.stop()

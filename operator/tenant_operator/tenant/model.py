@@ -117,6 +117,26 @@ class DeletionPolicy(Spec):
     )
 
 
+class WebhookTarget(Spec):
+    """An HTTPS endpoint that receives notifications as JSON, signed with HMAC-SHA256."""
+
+    url: str = Field(pattern=r"^https?://[^\s]+$", max_length=2048, description="Where notifications are POSTed.")
+    secretName: str | None = Field(
+        default=None,
+        max_length=253,
+        description="Secret in the primary namespace whose key hmac-key signs each body (X-Tenant-Operator-Signature).",
+    )
+
+
+class Notifications(Spec):
+    """How the tenant's admins hear about changes: e-mail and a webhook (Kubernetes Events always)."""
+
+    emails: list[Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]] = Field(
+        default_factory=list, max_length=20, description="Admin contacts' e-mail addresses."
+    )
+    webhook: WebhookTarget | None = Field(default=None, description="A webhook that receives notifications.")
+
+
 class DatabaseSpec(Spec):
     """A PostgreSQL database for the tenant, on a server the operator was given."""
 
@@ -184,6 +204,7 @@ class TenantSpec(Spec):
     networkIsolation: NetworkIsolation | None = Field(default=None, description="Network isolation.")
     database: DatabaseSpec | None = Field(default=None, description="The tenant's PostgreSQL database.")
     deletionPolicy: DeletionPolicy | None = Field(default=None, description="What a decommission keeps.")
+    notifications: Notifications | None = Field(default=None, description="Where notifications go.")
     preventDeletion: bool = Field(default=False, description="true refuses deleting the tenant at admission.")
 
 
