@@ -11,6 +11,8 @@ KOPF_PREFIX = f"operator.{GROUP}"  # kopf's own bookkeeping annotations
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 LABEL_TENANT = f"{GROUP}/tenant"
 LABEL_PRIMARY_NAMESPACE = f"{GROUP}/primary"
+# Set on objects another kind (e.g. IpRestriction) keeps in a tenant's namespaces: the Tenant never prunes them.
+LABEL_OWNER_KIND = f"{GROUP}/owner-kind"
 # Who last changed a resource's spec, stamped at admission (from the request's userInfo) for the audit trail.
 ANNOTATION_ACTOR = f"{GROUP}/last-changed-by"
 
@@ -23,3 +25,8 @@ def managed_labels(slug: str) -> dict[str, str]:
 def tenant_selector(slug: str) -> str:
     """A label selector matching exactly what the operator created for one tenant."""
     return ",".join(f"{key}={value}" for key, value in managed_labels(slug).items())
+
+
+def tenant_owned_selector(slug: str) -> str:
+    """What the Tenant itself keeps, without what other kinds keep for the same tenant."""
+    return f"{tenant_selector(slug)},!{LABEL_OWNER_KIND}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -19,6 +19,15 @@ class Condition(BaseModel):
     message: str = Field(default="", description="Human-readable details about the last transition.", max_length=32768)
     lastTransitionTime: str = Field(description="When the status last changed (RFC 3339).")
     observedGeneration: int = Field(default=0, ge=0, description="The .metadata.generation the condition was set for.")
+
+
+def conditions_field(description: str) -> Any:
+    """status.conditions as kubectl, Argo CD and Flux expect it: a list keyed by type."""
+    return Field(
+        default=None,
+        description=description,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
 
 
 def now_rfc3339() -> str:

@@ -157,3 +157,16 @@ def wait_for_event(
         return found[-1] if found else None
 
     return eventually(matching, timeout=timeout, what=f"{reason} event on {kind} {name} with {containing!r}")
+
+
+def wait_for_condition(
+    cluster: ClusterHandle, resource: str, name: str, type_: str, status: str = "False", timeout: float = 60
+) -> dict[str, Any]:
+    """The object once its condition has the status; returns the whole object."""
+
+    def reached() -> dict[str, Any] | None:
+        obj = get_json(cluster, resource, name)
+        found = condition(obj, type_)
+        return obj if found and found["status"] == status else None
+
+    return eventually(reached, timeout=timeout, what=f"{resource}/{name} {type_}={status}")

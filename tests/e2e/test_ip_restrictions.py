@@ -163,6 +163,26 @@ def test_ingresses_get_source_ranges_and_disabling_removes_only_ours(
     eventually(lambda: policy(cluster, "iprt-web") is not None, what="re-enabled")
 
 
+def test_a_namespace_added_to_the_tenant_is_restricted_too(
+    cluster: ClusterHandle, webhook_receiver: WebhookSink, restricted_tenant: str
+) -> None:
+    extra = f"""  namespaces: [web, api, extra]
+  notifications:
+    emails: [admin@iprt.example]
+    webhook: {{url: "{webhook_receiver.url}/hooks", secretName: notify-key}}"""
+    apply(cluster, tenant_manifest(TENANT, "IP Restricted", extra))
+    try:
+
+        eventually(lambda: policy(cluster, "iprt-extra"), timeout=60, what="policy in the new namespace")
+        eventually(
+            lambda: get_json(cluster, "iprestriction", TENANT)["status"]["namespaces"]
+            == ["iprt-web", "iprt-api", "iprt-extra"],
+            what="status lists the new namespace",
+        )
+    finally:
+        apply(cluster, tenant_manifest(TENANT, "IP Restricted", extra.replace(", extra", "")))
+
+
 BAD_INPUTS = [
     ({"allowedIPs": ["1.2.3.256"]}, "Invalid IP address format", "1.2.3.256"),
     ({"allowedIPs": ["garbage"]}, "Invalid IP address format", "garbage"),

@@ -16,6 +16,7 @@ from tests.e2e.helpers import (
     eventually,
     get_json,
     tenant_manifest,
+    wait_for_condition,
     wait_for_event,
     wait_ready,
 )
@@ -87,11 +88,7 @@ spec:
 def test_a_missing_policy_applies_nothing_until_it_exists(cluster: ClusterHandle, operator: OperatorProcess) -> None:
     apply(cluster, tenant_manifest("alef", "Alef", "  securityPolicyRef: later"))
     try:
-        tenant = eventually(
-            lambda: (t := get_json(cluster, "tenant", "alef")) and (c := condition(t, "SecurityPolicyReady"))
-            and c["status"] == "False" and t,
-            what="SecurityPolicyReady=False",
-        )
+        tenant = wait_for_condition(cluster, "tenant", "alef", "SecurityPolicyReady")
         assert condition(tenant, "SecurityPolicyReady")["reason"] == "PolicyNotFound"
         assert get_json(cluster, "namespace", "alef") is None  # nothing half-applied
         cluster.kubectl("apply", "-f", "-", input_text=(EXAMPLES / "securitypolicy-strict.yaml").read_text()

@@ -17,6 +17,7 @@ from tests.e2e.helpers import (
     delete_tenant,
     eventually,
     events_for,
+    wait_for_condition,
     wait_for_event,
     get_json,
     tenant_manifest,
@@ -226,12 +227,7 @@ def test_server_down_is_reported_and_the_tenant_converges_when_it_is_back(
     database_server.stop()
     try:
         apply(cluster, with_database("pi", "Pi"))
-        tenant = eventually(
-            lambda: (t := get_json(cluster, "tenant", "pi")) and (c := condition(t, "DatabaseReady"))
-            and c["status"] == "False" and t,
-            timeout=60,
-            what="DatabaseReady=False",
-        )
+        tenant = wait_for_condition(cluster, "tenant", "pi", "DatabaseReady", timeout=60)
         database_ready = condition(tenant, "DatabaseReady")
         assert database_ready["reason"] == "ServerUnavailable"
         assert "Connection refused" in database_ready["message"] or "connection" in database_ready["message"]
@@ -322,11 +318,7 @@ def test_server_is_chosen_per_tenant_and_must_be_a_labelled_server_secret(
     apply(cluster, with_database("upsilon", "Upsilon", "{enabled: true, serverRef: not-a-server}"))
     try:
         assert wait_ready(cluster, "tau")["status"]["database"]["server"] == "postgres-eu"
-        tenant = eventually(
-            lambda: (t := get_json(cluster, "tenant", "upsilon")) and (c := condition(t, "DatabaseReady"))
-            and c["status"] == "False" and t,
-            what="DatabaseReady=False for an unlabelled Secret",
-        )
+        tenant = wait_for_condition(cluster, "tenant", "upsilon", "DatabaseReady")
         database_ready = condition(tenant, "DatabaseReady")
         assert database_ready["reason"] == "ServerNotConfigured"
         assert "not-a-server is not labelled tenancy.io/database-server=true" in database_ready["message"]
@@ -343,11 +335,7 @@ def test_a_database_the_operator_did_not_make_is_never_adopted(
         conn.execute("CREATE DATABASE tenant_phi")
     apply(cluster, with_database("phi", "Phi"))
     try:
-        tenant = eventually(
-            lambda: (t := get_json(cluster, "tenant", "phi")) and (c := condition(t, "DatabaseReady"))
-            and c["status"] == "False" and t,
-            what="DatabaseReady=False",
-        )
+        tenant = wait_for_condition(cluster, "tenant", "phi", "DatabaseReady")
         database_ready = condition(tenant, "DatabaseReady")
         assert database_ready["reason"] == "DatabaseConflict"
         assert "database tenant_phi exists and is not managed for tenant phi" in database_ready["message"]

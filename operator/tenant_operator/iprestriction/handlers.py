@@ -17,6 +17,7 @@ from . import render
 from .validation import LISTS, list_changes, validate
 
 TENANT_RETRY_SECONDS = 15
+NAMESPACES_ANNOTATION = f"{GROUP}/tenant-namespaces"
 
 
 @kopf.on.validate(GROUP, VERSION, "iprestrictions", operations=["CREATE", "UPDATE"], id="validate-ip-restrictions")
@@ -29,6 +30,16 @@ def validate_ip_restrictions(spec: kopf.Spec, **_: Any) -> None:
 @kopf.index("", "v1", "namespaces", labels={LABEL_TENANT: kopf.PRESENT})
 def tenant_of_namespace(name: str, labels: kopf.Labels, **_: Any) -> dict[str, str]:
     return {name: labels[LABEL_TENANT]}
+
+
+def tenant_namespaces(tenant: dict[str, Any] | None) -> list[str]:
+    """From the Tenant's spec, not its status: a namespace being added is enforced as soon as it exists."""
+    if tenant is None:
+        return []
+    from ..tenant.model import TenantSpec
+    from ..tenant.render import namespace_names
+
+    return namespace_names(tenant["metadata"]["name"], TenantSpec.model_validate(tenant.get("spec") or {}))
 
 
 def owner(body: kopf.Body) -> dict[str, Any]:
@@ -84,18 +95,24 @@ async def enforce_ip_restrictions(
         generation = int(meta.get("generation") or 0)
         conditions = list(status.get("conditions") or [])
         tenant = await kube.get(API_VERSION, "Tenant", spec["tenantRef"])
-        namespaces = ((tenant or {}).get("status") or {}).get("namespaces")
-        if not namespaces:
-            message = f"tenant {spec['tenantRef']} not found or not provisioned yet"
+        namespaces = tenant_namespaces(tenant)
+        try:
+            ingresses = await enforce(body, dict(spec), namespaces, spec["tenantRef"]) if namespaces else None
+        except kube.NotFoundError:
+            ingresses = None
+        if ingresses is None:
+            message = f"tenant {spec['tenantRef']} or its namespaces not found yet"
             patch.status["conditions"] = set_condition(conditions, "Ready", "False", "TenantNotReady", message,
                                                        generation)
             raise kopf.TemporaryError(message, delay=TENANT_RETRY_SECONDS)
-        ingresses = await enforce(body, dict(spec), namespaces, spec["tenantRef"])
         state = "enforced" if spec.get("enabled", True) else "disabled"
         conditions = set_condition(conditions, "Ready", "True", state.capitalize(),
                                    f"{state} in {len(namespaces)} namespace(s), {ingresses} ingress(es)", generation)
         patch.status.update({"observedGeneration": generation, "namespaces": namespaces, "ingresses": ingresses})
-        if reason in (kopf.Reason.CREATE, kopf.Reason.UPDATE):
+        spec_changed = reason == kopf.Reason.CREATE or (
+            reason == kopf.Reason.UPDATE and (old or {}).get("spec") != (new or {}).get("spec")
+        )
+        if spec_changed:
             before = dict((old or {}).get("spec") or {}) if reason == kopf.Reason.UPDATE else {}
             changes = list_changes(before, dict(spec))
             patch.status["changes"] = changes
@@ -138,8 +155,16 @@ async def lift_ip_restrictions(spec: kopf.Spec, status: kopf.Status, **_: Any) -
 
 
 @kopf.index(GROUP, VERSION, "iprestrictions")
-def ip_restrictions_by_tenant(spec: kopf.Spec, **_: Any) -> dict[str, dict[str, Any]]:
-    return {spec.get("tenantRef", ""): dict(spec)}
+def ip_restrictions_by_tenant(spec: kopf.Spec, status: kopf.Status, **_: Any) -> dict[str, dict[str, Any]]:
+    return {spec.get("tenantRef", ""): {"spec": dict(spec), "namespaces": list(status.get("namespaces") or [])}}
+
+
+async def follow_tenant_namespaces(slug: str, namespaces: list[str], ip_restrictions_by_tenant: kopf.Index) -> None:
+    """Called by the Tenant's reconcile: when its namespaces change, its restrictions are enforced anew."""
+    restrictions = list(ip_restrictions_by_tenant.get(slug, []))
+    if restrictions and restrictions[0]["namespaces"] != namespaces:
+        body = {"metadata": {"annotations": {NAMESPACES_ANNOTATION: ",".join(namespaces)}}}
+        await kube.merge_patch(API_VERSION, "IpRestriction", slug, body)
 
 
 @kopf.on.event("networking.k8s.io", "v1", "ingresses")
@@ -163,6 +188,6 @@ async def keep_ingress_source_ranges(
     restrictions = list(ip_restrictions_by_tenant.get(tenants[0], [])) if tenants else []
     if not restrictions:
         return
-    wanted = render.ingress_annotations(restrictions[0])
+    wanted = render.ingress_annotations(restrictions[0]["spec"])
     if any(annotations.get(key) != value for key, value in wanted.items()):
         await apply_ingress_annotations(namespace, name, uid, wanted)

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from ..conditions import Condition
+from ..conditions import Condition, conditions_field
 from ..crdgen import CelRule, CustomResourceKind, PrinterColumn
 
 Entry = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -55,11 +55,7 @@ class IpRestrictionStatus(BaseModel):
     changes: Changes | None = Field(default=None, description="What the last update added and removed, per list.")
     namespaces: list[str] | None = Field(default=None, description="Tenant namespaces with the NetworkPolicy.")
     ingresses: int | None = Field(default=None, description="Ingresses carrying the source-range annotations.")
-    conditions: list[Condition] | None = Field(
-        default=None,
-        description="Ready, and NotificationsSent.",
-        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
-    )
+    conditions: list[Condition] | None = conditions_field("Ready, and NotificationsSent.")
 
 
 IP_RESTRICTION = CustomResourceKind(

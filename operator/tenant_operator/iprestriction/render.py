@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from ..api import managed_labels
+from ..api import LABEL_OWNER_KIND, managed_labels
 from .validation import Network, parse_entry
 
 POLICY_NAME = "tenant-ip-restrictions"
@@ -43,7 +43,7 @@ def network_policy(namespace: str, slug: str, owner: dict[str, Any], spec: dict[
         "metadata": {
             "name": POLICY_NAME,
             "namespace": namespace,
-            "labels": managed_labels(slug),
+            "labels": {**managed_labels(slug), LABEL_OWNER_KIND: "IpRestriction"},
             "ownerReferences": [owner],
         },
         "spec": {"podSelector": {}, "policyTypes": ["Ingress"], "ingress": [{"from": ip_blocks(spec)}]},

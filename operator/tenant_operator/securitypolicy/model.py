@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..conditions import Condition
+from ..conditions import Condition, conditions_field
 from ..crdgen import CustomResourceKind, PrinterColumn
 
 PodSecurityLevel = Literal["privileged", "baseline", "restricted"]
@@ -77,11 +77,7 @@ class SecurityPolicyStatus(BaseModel):
 
     observedGeneration: int | None = Field(default=None, description="The .metadata.generation last handled.")
     tenants: list[str] | None = Field(default=None, description="Tenants that use the policy.")
-    conditions: list[Condition] | None = Field(
-        default=None,
-        description="Ready once every tenant using the policy has been told of its last change.",
-        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
-    )
+    conditions: list[Condition] | None = conditions_field("Ready once every tenant using the policy has been told of its last change.")
 
 
 SECURITY_POLICY = CustomResourceKind(

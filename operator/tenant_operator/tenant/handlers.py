@@ -10,11 +10,21 @@ import kopf
 from pydantic import ValidationError
 
 from .. import kube
-from ..api import ANNOTATION_ACTOR, GROUP, LABEL_MANAGED_BY, LABEL_PRIMARY_NAMESPACE, LABEL_TENANT, VERSION, tenant_selector
+from ..api import (
+    ANNOTATION_ACTOR,
+    GROUP,
+    LABEL_MANAGED_BY,
+    LABEL_PRIMARY_NAMESPACE,
+    LABEL_TENANT,
+    VERSION,
+    tenant_owned_selector,
+    tenant_selector,
+)
 from ..audit import audit
 from ..conditions import set_condition
 from ..metrics import track_reconcile
 from ..database.provision import DatabaseError
+from ..iprestriction.handlers import follow_tenant_namespaces
 from ..securitypolicy.handlers import load_policy
 from ..securitypolicy.model import SecurityPolicySpec
 from . import database, render
@@ -72,7 +82,7 @@ async def remove_stale_namespaces(slug: str, spec: TenantSpec, desired: list[str
 
 async def prune(state: render.DesiredState, slug: str) -> None:
     """Deletes bindings and policies the spec no longer asks for (the kinds whose desired set can shrink)."""
-    selector = tenant_selector(slug)
+    selector = tenant_owned_selector(slug)
     for api_version, kind in PRUNED_KINDS:
         for namespace in state.namespace_names:
             existing = await kube.list_names(api_version, kind, selector, namespace=namespace)
@@ -166,6 +176,7 @@ async def reconcile_tenant(
     new: Any,
     retry: int,
     logger: logging.Logger,
+    ip_restrictions_by_tenant: kopf.Index,
     **_: Any,
 ) -> None:
     if reason == kopf.Reason.RESUME and already_reconciled(status, meta):
@@ -191,6 +202,7 @@ async def reconcile_tenant(
             kopf.warn(body, reason="NamespaceConflict", message=message)
             raise kopf.TemporaryError(message, delay=CONFLICT_RETRY_SECONDS) from conflict
         removed = await remove_stale_namespaces(slug, tenant_spec, names)
+        await follow_tenant_namespaces(slug, names, ip_restrictions_by_tenant)
         report.set("NamespacesReady", True, "Provisioned", f"{len(names)} namespace(s): {', '.join(names)}")
 
         try:

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from ..conditions import Condition
+from ..conditions import Condition, conditions_field
 from ..crdgen import CelRule, CustomResourceKind, PrinterColumn
 from ..securitypolicy.model import SecuritySettings
 from .plans import CUSTOM_REQUIRED_LIMITS, FEATURES, PlanName, plans_allowing
@@ -230,11 +230,7 @@ class TenantStatus(BaseModel):
     namespaces: list[str] | None = Field(default=None, description="Namespaces the operator manages for the tenant.")
     primaryNamespace: str | None = Field(default=None, description="The tenant's primary namespace.")
     database: DatabaseStatus | None = Field(default=None, description="The tenant's database, when enabled.")
-    conditions: list[Condition] | None = Field(
-        default=None,
-        description="NamespacesReady, RBACReady, QuotaReady, NetworkReady, DatabaseReady and Ready, with reasons.",
-        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
-    )
+    conditions: list[Condition] | None = conditions_field("NamespacesReady, RBACReady, QuotaReady, NetworkReady, DatabaseReady and Ready, with reasons.")
 
 
 def _feature_license_rules() -> tuple[CelRule, ...]:
