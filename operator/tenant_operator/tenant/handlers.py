@@ -190,20 +190,9 @@ async def reconcile_tenant(
         names = state.namespace_names
         if not status.get("phase"):
             await announce_phase(name, report, "Provisioning", f"provisioning {len(names)} namespace(s)")
-        try:
-            await kube.gather_limited(ensure_namespace(ns, slug) for ns in state.namespaces)
-        except NamespaceConflict as conflict:
-            message = (
-                f"namespace {conflict} already exists and is not managed for tenant {slug}; "
-                "delete or rename it, or choose another namespace"
-            )
-            report.set("NamespacesReady", False, "NamespaceConflict", message)
-            report.write(patch, slug, names, "Failed")
-            kopf.warn(body, reason="NamespaceConflict", message=message)
-            raise kopf.TemporaryError(message, delay=CONFLICT_RETRY_SECONDS) from conflict
+        await provision_namespaces(state, slug, report, patch, body)
         removed = await remove_stale_namespaces(slug, tenant_spec, names)
         await follow_tenant_namespaces(slug, names, ip_restrictions_by_tenant)
-        report.set("NamespacesReady", True, "Provisioned", f"{len(names)} namespace(s): {', '.join(names)}")
 
         try:
             await apply_area(report, "RBACReady", state.rbac, "RBAC")
@@ -220,6 +209,25 @@ async def reconcile_tenant(
         if tenant_spec.status == "suspended" or was_suspended:
             await scale_workloads(names, suspend=tenant_spec.status == "suspended")
         announce(reason, body, slug, tenant_spec, old, new, removed)
+
+
+async def provision_namespaces(
+    state: render.DesiredState, slug: str, report: Report, patch: kopf.Patch, body: kopf.Body
+) -> None:
+    """Every namespace exists and is the tenant's, or the tenant reports the conflict and nothing else is applied."""
+    names = state.namespace_names
+    try:
+        await kube.gather_limited(ensure_namespace(ns, slug) for ns in state.namespaces)
+    except NamespaceConflict as conflict:
+        message = (
+            f"namespace {conflict} already exists and is not managed for tenant {slug}; "
+            "delete or rename it, or choose another namespace"
+        )
+        report.set("NamespacesReady", False, "NamespaceConflict", message)
+        report.write(patch, slug, names, "Failed")
+        kopf.warn(body, reason="NamespaceConflict", message=message)
+        raise kopf.TemporaryError(message, delay=CONFLICT_RETRY_SECONDS) from conflict
+    report.set("NamespacesReady", True, "Provisioned", f"{len(names)} namespace(s): {', '.join(names)}")
 
 
 async def security_policy_of(
