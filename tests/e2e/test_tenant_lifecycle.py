@@ -72,6 +72,7 @@ def test_every_example_is_accepted_and_becomes_ready(
             delete_tenant(cluster, name)
         for namespace in ("umbrella-prod", "umbrella-research"):
             cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
+        cluster.kubectl("delete", "securitypolicy", "strict", "--ignore-not-found")
 
 
 def test_plan_migration_updates_quota_and_config_in_place(cluster: ClusterHandle, operator: OperatorProcess) -> None:
