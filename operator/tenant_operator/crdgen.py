@@ -185,10 +185,11 @@ def render_crd(resource: CustomResourceKind) -> dict[str, Any]:
 
 def all_kinds() -> list[CustomResourceKind]:
     from .iprestriction.model import IP_RESTRICTION
+    from .rollout.model import UPDATE_ROLLOUT
     from .securitypolicy.model import SECURITY_POLICY
     from .tenant.model import TENANT
 
-    return [TENANT, SECURITY_POLICY, IP_RESTRICTION]
+    return [TENANT, SECURITY_POLICY, IP_RESTRICTION, UPDATE_ROLLOUT]
 
 
 def crd_filename(resource: CustomResourceKind) -> str:

@@ -145,13 +145,22 @@ class PhaseWatch:
 
 
 def wait_for_event(
-    cluster: ClusterHandle, kind: str, name: str, reason: str, containing: str = "", timeout: float = 30
+    cluster: ClusterHandle,
+    kind: str,
+    name: str,
+    reason: str,
+    containing: str = "",
+    timeout: float = 30,
+    namespace: str = "default",
 ) -> dict[str, Any]:
-    """An Event with the reason (and text); kopf posts Events asynchronously, so they are waited for."""
+    """An Event with the reason (and text); kopf posts Events asynchronously, so they are waited for.
+
+    Events of cluster-scoped objects live in the default namespace, those of namespaced objects beside them.
+    """
 
     def matching() -> dict[str, Any] | None:
         found = [
-            event for event in events_for(cluster, kind, name)
+            event for event in events_for(cluster, kind, name, namespace)
             if event["reason"] == reason and containing in event.get("message", "")
         ]
         return found[-1] if found else None

@@ -42,8 +42,8 @@ def test_schema_is_structural_and_documented(kind) -> None:
         assert "$ref" not in node and "anyOf" not in node and "title" not in node, path
         assert "type" in node or node.get("x-kubernetes-int-or-string"), f"{path} has no type"
     for path, node in walk(root["properties"]["spec"]):
-        if path.endswith("[]"):
-            continue  # list items are explained by their list field
+        if path.endswith(("[]", "{}")):
+            continue  # list items and map values are explained by their field
         assert node.get("description"), f"spec{path} has no description for kubectl explain"
 
 

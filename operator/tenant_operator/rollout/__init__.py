@@ -1,0 +1,1 @@
+"""The UpdateRollout kind: blue/green updates with health analysis and automatic rollback."""
