@@ -121,3 +121,27 @@ def test_a_manual_abort_sends_traffic_back_to_blue(cluster: ClusterHandle, opera
     eventually(lambda: phase(cluster, shop, "web-3-0-0") == "RolledBack", timeout=30, what="abort")
     assert selected_hash(cluster, shop) == status["blueHash"]
     assert "aborted by request" in get_json(cluster, "updaterollout", "web-3-0-0", "-n", shop)["status"]["message"]
+
+
+def test_a_restart_mid_rollout_resumes_without_flipping_traffic_twice(
+    cluster: ClusterHandle, operator: OperatorProcess, shop: str
+) -> None:
+    import signal
+    import subprocess
+
+    watch = subprocess.Popen(
+        [cluster.tool("kubectl"), "get", "service", "web", "-n", shop, "--watch", "-o",
+         "jsonpath={.spec.selector.pod-template-hash}{\"\\n\"}"],
+        env=cluster.env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    apply(cluster, rollout(shop, "web-4-0-0", "4.0.0", monitoringSeconds=8))
+    eventually(lambda: phase(cluster, shop, "web-4-0-0") == "Monitoring", timeout=90, what="traffic on green")
+    operator.stop(signal.SIGKILL)
+    operator.start()
+    eventually(lambda: phase(cluster, shop, "web-4-0-0") == "Completed", timeout=90, what="completed after restart")
+    status = get_json(cluster, "updaterollout", "web-4-0-0", "-n", shop)["status"]
+    watch.terminate()
+    hashes = [line for line in watch.communicate(timeout=10)[0].splitlines() if line]
+    changes = [h for i, h in enumerate(hashes) if i == 0 or h != hashes[i - 1]]
+    assert changes[-2:] == [status["blueHash"], status["greenHash"]]
+    assert changes.count(status["greenHash"]) == 1 and changes.count(status["blueHash"]) == 1
