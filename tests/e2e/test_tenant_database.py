@@ -164,7 +164,6 @@ def test_tenant_migrations_apply_once_in_order_and_stop_at_the_last_good_version
             "0001_orders.sql": "CREATE TABLE orders (id int PRIMARY KEY);",
             "0002_broken.sql": "CREATE TABLE half (id int); SELECT no_such_function();",
         }))
-        cluster.kubectl("annotate", "tenant", "xi", "example.com/touch=1", "--overwrite")
         tenant = eventually(
             lambda: (t := get_json(cluster, "tenant", "xi")) and (c := condition(t, "DatabaseReady"))
             and c["reason"] == "MigrationFailed" and t,
@@ -193,6 +192,19 @@ def test_tenant_migrations_apply_once_in_order_and_stop_at_the_last_good_version
         with connect(creds) as conn:
             assert scalar(conn, "SELECT count(*) FROM tenant_operator_migrations") == 4
             assert scalar(conn, "SELECT tableowner FROM pg_tables WHERE tablename = 'half'") == "tenant_xi"
+
+        # A migration added to a tenant in shape is picked up from the ConfigMap change alone.
+        apply(cluster, migrations_config_map(**{
+            "0001_orders.sql": "CREATE TABLE orders (id int PRIMARY KEY);",
+            "0002_broken.sql": "CREATE TABLE half (id int);",
+            "0003_invoices.sql": "CREATE TABLE invoices (id int PRIMARY KEY);",
+        }))
+        eventually(
+            lambda: (get_json(cluster, "tenant", "xi")["status"].get("database") or {}).get("schemaVersion")
+            == "base:2,tenant:3",
+            timeout=30,
+            what="new migration applied after the ConfigMap changed",
+        )
     finally:
         delete_tenant(cluster, "xi")
 

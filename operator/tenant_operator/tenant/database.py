@@ -9,6 +9,7 @@ from typing import Any
 import kopf
 
 from .. import kube
+from ..api import API_VERSION, GROUP, VERSION
 from ..conditions import now_rfc3339
 from ..database.provision import DatabaseError, Provisioned, ensure_database, retire_database
 from ..database.servers import ServerUnavailable, load_server
@@ -17,6 +18,7 @@ __all__ = ["DatabaseError", "ServerUnavailable", "database_enabled", "provision"
 from ..metrics import DATABASE_FAILURES, DATABASE_PROVISION_SECONDS
 from ..options import DATABASE
 from .model import TenantSpec
+from .render import namespace_names
 
 ROTATE_ANNOTATION = "tenancy.io/rotate-db-password"
 
@@ -83,3 +85,35 @@ async def retire(slug: str, spec: TenantSpec) -> str:
     policy = spec.database.deletionPolicy if spec.database else "Retain"
     server = await load_server(DATABASE.namespace, server_name(spec))
     return await retire_database(slug, server, policy, Path(DATABASE.archive_dir))
+
+
+MIGRATIONS_REVISION_ANNOTATION = "tenancy.io/migrations-revision"
+
+
+@kopf.index(GROUP, VERSION, "tenants")
+def tenants_by_migrations_config_map(name: str, spec: kopf.Spec, **_: Any) -> dict[tuple[str, str], str] | None:
+    tenant_spec = TenantSpec.model_validate(dict(spec))
+    if not (database_enabled(tenant_spec) and tenant_spec.database and tenant_spec.database.migrationsConfigMap):
+        return None
+    primary = namespace_names(name, tenant_spec)[0]
+    return {(primary, tenant_spec.database.migrationsConfigMap): name}
+
+
+@kopf.on.event("", "v1", "configmaps")
+async def pick_up_new_migrations(
+    type: str | None,
+    name: str,
+    namespace: str,
+    meta: kopf.Meta,
+    tenants_by_migrations_config_map: kopf.Index,
+    **_: Any,
+) -> None:
+    """A tenant's migrations ConfigMap changed: nudge the tenant (a metadata patch) so it migrates now.
+
+    A raw event handler: kopf keeps no state on ConfigMaps, and only the index decides whether to act.
+    """
+    if type not in ("ADDED", "MODIFIED"):
+        return
+    for tenant in tenants_by_migrations_config_map.get((namespace, name), []):
+        body = {"metadata": {"annotations": {MIGRATIONS_REVISION_ANNOTATION: str(meta.get("resourceVersion"))}}}
+        await kube.merge_patch(API_VERSION, "Tenant", tenant, body)
