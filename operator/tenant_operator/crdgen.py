@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from .api import GROUP, VERSION
 
@@ -18,6 +18,12 @@ JsonSchema = dict[str, Any]
 
 # JSON-schema keys that a Kubernetes structural schema does not accept.
 _DROPPED_KEYS = {"title", "examples", "$schema"}
+
+
+class SpecModel(BaseModel):
+    """Base of every spec model: unknown fields are errors, as the apiserver's strict field validation has them."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 @dataclass(frozen=True)

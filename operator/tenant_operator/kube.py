@@ -125,6 +125,13 @@ async def merge_patch_status(
     return await merge_patch(api_version, kind, name, {"status": status}, namespace, subresource="status")
 
 
+async def nudge(
+    api_version: str, kind: str, name: str, annotation: str, value: str, namespace: str | None = None
+) -> dict[str, Any]:
+    """A metadata-only change that makes the object's own handlers run now (spec is never written)."""
+    return await merge_patch(api_version, kind, name, {"metadata": {"annotations": {annotation: value}}}, namespace)
+
+
 async def delete(api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
     """Deletes in the background; False when it was already gone."""
     dynamic = await connect()
@@ -160,4 +167,5 @@ __all__ = [
     "list_objects",
     "merge_patch",
     "merge_patch_status",
+    "nudge",
 ]

@@ -163,8 +163,7 @@ async def follow_tenant_namespaces(slug: str, namespaces: list[str], ip_restrict
     """Called by the Tenant's reconcile: when its namespaces change, its restrictions are enforced anew."""
     restrictions = list(ip_restrictions_by_tenant.get(slug, []))
     if restrictions and restrictions[0]["namespaces"] != namespaces:
-        body = {"metadata": {"annotations": {NAMESPACES_ANNOTATION: ",".join(namespaces)}}}
-        await kube.merge_patch(API_VERSION, "IpRestriction", slug, body)
+        await kube.nudge(API_VERSION, "IpRestriction", slug, NAMESPACES_ANNOTATION, ",".join(namespaces))
 
 
 @kopf.on.event("networking.k8s.io", "v1", "ingresses")

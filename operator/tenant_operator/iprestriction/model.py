@@ -8,18 +8,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from ..conditions import Condition, conditions_field
-from ..crdgen import CelRule, CustomResourceKind, PrinterColumn
+from ..crdgen import CelRule, CustomResourceKind, PrinterColumn, SpecModel
 
 Entry = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
-class IpRestrictionSpec(BaseModel):
+class IpRestrictionSpec(SpecModel):
     """Who may reach the tenant's workloads: allowed addresses and ranges, minus the block list."""
-
-    model_config = ConfigDict(extra="forbid")
 
     tenantRef: str = Field(min_length=1, max_length=63, description="The Tenant these restrictions apply to.")
     enabled: bool = Field(default=True, description="false removes the operator's restrictions and nothing else.")

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from ..conditions import Condition, conditions_field
-from ..crdgen import CustomResourceKind, PrinterColumn
+from ..crdgen import CustomResourceKind, PrinterColumn, SpecModel
 
 Phase = Literal["Preparation", "Validation", "TrafficSwitch", "Monitoring", "Completed", "RolledBack", "Failed"]
 FINISHED_PHASES = ("Completed", "RolledBack", "Failed")
 Name = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")]
 
 
-class Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class AvailabilityCheck(Spec):
+class AvailabilityCheck(SpecModel):
     """Green counts as healthy while its Deployment reports every replica available."""
 
     intervalSeconds: int = Field(default=5, ge=1, le=300, description="Seconds between checks.")
@@ -26,11 +22,11 @@ class AvailabilityCheck(Spec):
     timeoutSeconds: int = Field(default=120, ge=5, le=3600, description="How long green may take to become available.")
 
 
-class Analysis(Spec):
+class Analysis(SpecModel):
     availability: AvailabilityCheck = Field(default_factory=AvailabilityCheck, description="Deployment availability.")
 
 
-class UpdateRolloutSpec(Spec):
+class UpdateRolloutSpec(SpecModel):
     """Move a product from its live Deployment (blue) to a new version (green), and back when green is unhealthy."""
 
     product: Name = Field(description="The product being updated; one rollout at a time per product and tenant.")

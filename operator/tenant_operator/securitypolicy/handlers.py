@@ -29,8 +29,9 @@ async def load_policy(name: str) -> SecurityPolicySpec | None:
 
 
 async def notify_tenants(tenants: list[str], revision: str) -> None:
-    body = {"metadata": {"annotations": {REVISION_ANNOTATION: revision}}}
-    await kube.gather_limited(kube.merge_patch(API_VERSION, "Tenant", tenant, body) for tenant in tenants)
+    await kube.gather_limited(
+        kube.nudge(API_VERSION, "Tenant", tenant, REVISION_ANNOTATION, revision) for tenant in tenants
+    )
 
 
 @kopf.on.create(GROUP, VERSION, "securitypolicies")

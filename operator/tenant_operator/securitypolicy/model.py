@@ -4,20 +4,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from ..conditions import Condition, conditions_field
-from ..crdgen import CustomResourceKind, PrinterColumn
+from ..crdgen import CustomResourceKind, PrinterColumn, SpecModel
 
 PodSecurityLevel = Literal["privileged", "baseline", "restricted"]
 OAuthProvider = Literal["google", "github", "microsoft", "apple", "gitlab", "okta"]
 
 
-class Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class PasswordPolicy(Spec):
+class PasswordPolicy(SpecModel):
     """Password rules for the tenant's users; unset fields come from the plan."""
 
     minLength: int | None = Field(default=None, ge=8, le=128, description="Minimum length, 8-128.")
@@ -29,7 +25,7 @@ class PasswordPolicy(Spec):
     expiryDays: int | None = Field(default=None, ge=0, le=365, description="Days before expiry, 0 (never)-365.")
 
 
-class SessionPolicy(Spec):
+class SessionPolicy(SpecModel):
     """Session rules for the tenant's users; unset fields come from the plan."""
 
     timeoutSeconds: int | None = Field(
@@ -41,7 +37,7 @@ class SessionPolicy(Spec):
     requireMFA: bool | None = Field(default=None, description="Require multi-factor authentication.")
 
 
-class AuthMethods(Spec):
+class AuthMethods(SpecModel):
     """Which sign-in methods the tenant's users may use."""
 
     password: bool | None = Field(default=None, description="Password sign-in.")
@@ -55,7 +51,7 @@ class AuthMethods(Spec):
     )
 
 
-class SecuritySettings(Spec):
+class SecuritySettings(SpecModel):
     """Password, session, sign-in and pod-security settings; every field optional, merged field by field."""
 
     podSecurity: PodSecurityLevel | None = Field(

@@ -115,5 +115,5 @@ async def pick_up_new_migrations(
     if type not in ("ADDED", "MODIFIED"):
         return
     for tenant in tenants_by_migrations_config_map.get((namespace, name), []):
-        body = {"metadata": {"annotations": {MIGRATIONS_REVISION_ANNOTATION: str(meta.get("resourceVersion"))}}}
-        await kube.merge_patch(API_VERSION, "Tenant", tenant, body)
+        revision = str(meta.get("resourceVersion"))
+        await kube.nudge(API_VERSION, "Tenant", tenant, MIGRATIONS_REVISION_ANNOTATION, revision)

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from ..conditions import Condition, conditions_field
-from ..crdgen import CelRule, CustomResourceKind, PrinterColumn
+from ..crdgen import CelRule, CustomResourceKind, PrinterColumn, SpecModel
 from ..securitypolicy.model import SecuritySettings
 from .plans import CUSTOM_REQUIRED_LIMITS, FEATURES, PlanName, plans_allowing
 
@@ -25,11 +25,7 @@ NamespaceSuffix = Annotated[
 NamespaceName = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=DNS_LABEL)]
 
 
-class Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Subject(Spec):
+class Subject(SpecModel):
     """A user, group or service account, as in an RBAC RoleBinding."""
 
     kind: Literal["User", "Group", "ServiceAccount"] = Field(description="User, Group or ServiceAccount.")
@@ -52,14 +48,14 @@ class Subject(Spec):
 Subjects = Annotated[list[Subject], Field(max_length=64)]
 
 
-class AdditionalRoleBinding(Spec):
+class AdditionalRoleBinding(SpecModel):
     """A binding of a ClusterRole to subjects in every tenant namespace (custom roles)."""
 
     clusterRoleName: str = Field(min_length=1, max_length=253, description="ClusterRole to bind.")
     subjects: list[Subject] = Field(min_length=1, max_length=64, description="Who gets the role.")
 
 
-class Limits(Spec):
+class Limits(SpecModel):
     """Overrides of the plan's limits; the custom plan takes all of them from here."""
 
     maxUsers: int | None = Field(default=None, ge=1, le=1_000_000, description="Most users the tenant may have.")
@@ -83,7 +79,7 @@ class Limits(Spec):
     )
 
 
-class Features(Spec):
+class Features(SpecModel):
     """Feature flags; unset ones come from the plan. A plan only allows the features it includes."""
 
     biometricAuth: bool | None = Field(default=None, description="Biometric authentication.")
@@ -97,7 +93,7 @@ class Security(SecuritySettings):
     """Security settings of this tenant; they merge field by field over its SecurityPolicy and its plan."""
 
 
-class NetworkIsolation(Spec):
+class NetworkIsolation(SpecModel):
     """Default NetworkPolicy: pods admit traffic only from the tenant's own namespaces and the listed ones."""
 
     enabled: bool = Field(default=True, description="false opts the tenant out of network isolation.")
@@ -108,7 +104,7 @@ class NetworkIsolation(Spec):
     )
 
 
-class DeletionPolicy(Spec):
+class DeletionPolicy(SpecModel):
     """What a decommission keeps."""
 
     namespaces: Literal["Delete", "Retain"] = Field(
@@ -117,7 +113,7 @@ class DeletionPolicy(Spec):
     )
 
 
-class WebhookTarget(Spec):
+class WebhookTarget(SpecModel):
     """An HTTPS endpoint that receives notifications as JSON, signed with HMAC-SHA256."""
 
     url: str = Field(pattern=r"^https?://[^\s]+$", max_length=2048, description="Where notifications are POSTed.")
@@ -128,7 +124,7 @@ class WebhookTarget(Spec):
     )
 
 
-class Notifications(Spec):
+class Notifications(SpecModel):
     """How the tenant's admins hear about changes: e-mail and a webhook (Kubernetes Events always)."""
 
     emails: list[Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]] = Field(
@@ -137,7 +133,7 @@ class Notifications(Spec):
     webhook: WebhookTarget | None = Field(default=None, description="A webhook that receives notifications.")
 
 
-class DatabaseSpec(Spec):
+class DatabaseSpec(SpecModel):
     """A PostgreSQL database for the tenant, on a server the operator was given."""
 
     enabled: bool = Field(default=False, description="true provisions a database, a role and a credentials Secret.")
@@ -159,7 +155,7 @@ class DatabaseSpec(Spec):
     )
 
 
-class TenantSpec(Spec):
+class TenantSpec(SpecModel):
     """Desired state of a tenant."""
 
     displayName: str = Field(
