@@ -13,6 +13,9 @@ LABEL_TENANT = f"{GROUP}/tenant"
 LABEL_PRIMARY_NAMESPACE = f"{GROUP}/primary"
 # Set on objects another kind (e.g. IpRestriction) keeps in a tenant's namespaces: the Tenant never prunes them.
 LABEL_OWNER_KIND = f"{GROUP}/owner-kind"
+# A workload's product and version (app.kubernetes.io/version), for rollouts and the version inventory.
+LABEL_PRODUCT = f"{GROUP}/product"
+LABEL_VERSION = "app.kubernetes.io/version"
 # Who last changed a resource's spec, stamped at admission (from the request's userInfo) for the audit trail.
 ANNOTATION_ACTOR = f"{GROUP}/last-changed-by"
 

@@ -27,6 +27,9 @@ def run_operator(args: argparse.Namespace) -> None:
     runtime.NOTIFICATIONS.smtp_host = args.smtp_host
     runtime.NOTIFICATIONS.smtp_port = args.smtp_port
     runtime.NOTIFICATIONS.sender = args.smtp_from
+    runtime.ROLLOUTS.prometheus_url = args.prometheus_url
+    if args.clock_file:
+        runtime.CLOCK.path = Path(args.clock_file)
 
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat.JSON if args.json_logs else kopf.LogFormat.FULL)
     if args.metrics_port:
@@ -85,6 +88,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     run.add_argument("--smtp-host", default="", help="SMTP server for e-mail notifications; empty: no e-mail")
     run.add_argument("--smtp-port", type=int, default=25)
     run.add_argument("--smtp-from", default="tenant-operator@localhost", help="sender of notification e-mails")
+    run.add_argument("--prometheus-url", default="", help="Prometheus that rollout checks query unless they name one")
+    run.add_argument(
+        "--clock-file",
+        default="",
+        help="testing: a file holding an ISO-8601 instant makes calendar decisions (windows, schedules) use it",
+    )
     run.add_argument("--json-logs", action="store_true", help="log JSON lines")
     run.add_argument("--verbose", action="store_true")
     run.set_defaults(handler=run_operator)

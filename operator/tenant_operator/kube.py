@@ -83,7 +83,7 @@ async def get(api_version: str, kind: str, name: str, namespace: str | None = No
 async def create(obj: dict[str, Any]) -> dict[str, Any]:
     dynamic = await connect()
     resource = await _resource(obj["apiVersion"], obj["kind"])
-    result = await dynamic.create(resource, body=obj, namespace=obj["metadata"].get("namespace"))
+    result = await dynamic.create(resource, body=obj, namespace=obj.get("metadata", {}).get("namespace"))
     return _checked(result)
 
 

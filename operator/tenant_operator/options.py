@@ -42,3 +42,13 @@ class NotificationOptions:
 
 
 NOTIFICATIONS = NotificationOptions()
+
+
+@dataclass
+class RolloutOptions:
+    """Defaults for UpdateRollout checks."""
+
+    prometheus_url: str = ""
+
+
+ROLLOUTS = RolloutOptions()

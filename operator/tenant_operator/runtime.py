@@ -10,7 +10,8 @@ import kopf
 from . import kube
 from .api import FINALIZER, GROUP, KOPF_PREFIX
 from .certificates import ensure_certificate
-from .options import DATABASE, NOTIFICATIONS, WEBHOOK, WebhookOptions  # noqa: F401  (set by the CLI)
+from .clock import CLOCK  # noqa: F401  (set by the CLI)
+from .options import DATABASE, NOTIFICATIONS, ROLLOUTS, WEBHOOK, WebhookOptions  # noqa: F401  (set by the CLI)
 from .iprestriction import handlers as ip_restriction_handlers  # noqa: F401  (registers them)
 from .rollout import handlers as rollout_handlers  # noqa: F401  (registers them)
 from .securitypolicy import handlers as security_policy_handlers  # noqa: F401  (registers them)

@@ -29,6 +29,10 @@ module_gomod() {  # prints the path of a module's go.mod in the module cache
   go mod download -json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])'
 }
 
+module_dir() {  # prints the folder of a module's extracted source in the module cache
+  go mod download -json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])'
+}
+
 # A wrapper module that requires MODULE@VERSION and turns each of its local `=> ./path` or `=> ../path`
 # replaces into the published module at PUBLISHED_VERSION (go install refuses modules with replaces).
 wrapper_module() {
@@ -110,6 +114,16 @@ go_install() {  # go_install NAME PACKAGE@VERSION [LDFLAGS]
   timed "$name" env GOBIN="$bin" go install -trimpath -ldflags "$ldflags" "$pkg"
 }
 
+download_gateway_api() {  # the Gateway API CRDs stay in the module cache; tests/cluster/gateway_api.py reads them
+  local start=$SECONDS dir
+  dir="$(module_dir "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION")"
+  if [[ ! -d "$dir/config/crd/standard" ]]; then
+    log "gateway-api $GATEWAY_API_VERSION: no config/crd/standard in $dir"
+    return 1
+  fi
+  log "gateway-api $GATEWAY_API_VERSION: CRDs in $dir/config/crd/standard ($((SECONDS - start))s)"
+}
+
 main() {
   local total_start=$SECONDS
   build_etcd
@@ -119,6 +133,7 @@ main() {
     "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION"
   go_install helm "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" "$(helm_ldflags)"
   build_kubernetes
+  download_gateway_api
   log "all binaries ready in $((SECONDS - total_start))s: $bin"
   echo "$bin"
 }

@@ -10,14 +10,18 @@ import sys
 import tempfile
 import time
 import urllib.request
+from datetime import datetime
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.cluster.gateway_api import gateway_api_crd_files
 from tests.cluster.localcluster import free_port
 from tests.cluster.postgres import SUPERUSER, PostgresServer, create_server
-from tests.e2e.receivers import MailSink, WebhookSink
+from tenant_operator.clock import set_simulated
+from tests.e2e.processes import stop_process
+from tests.e2e.receivers import HealthEndpoint, MailSink, WebhookSink, running
 from tests.cluster.plugin import ClusterHandle
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,6 +38,14 @@ class OperatorProcess:
         self.liveness_port = 0
         self.metrics_port = 0
         self.archive_dir = log_path.parent / "archives"
+        self.clock_file = log_path.parent / "clock"  # absent: real time
+
+    def set_clock(self, instant: datetime) -> None:
+        """The operator's calendar (windows, schedules) reads `instant` now and runs on from it."""
+        set_simulated(self.clock_file, instant)
+
+    def real_clock(self) -> None:
+        self.clock_file.unlink(missing_ok=True)
 
     def start(self, timeout: float = 60) -> None:
         self.liveness_port, self.metrics_port = free_port(), free_port()
@@ -53,6 +65,7 @@ class OperatorProcess:
                 "--database-archive-dir", str(self.archive_dir),
                 "--smtp-host", "127.0.0.1",
                 "--smtp-port", str(self.smtp_port),
+                "--clock-file", str(self.clock_file),
                 "--json-logs",
             ],
             env=self.cluster.env(),
@@ -79,15 +92,7 @@ class OperatorProcess:
             return response.read().decode()
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, sig, timeout)
         self.process = None
 
     def logs(self) -> str:
@@ -97,6 +102,9 @@ class OperatorProcess:
 @pytest.fixture(scope="session")
 def crds_installed(cluster: ClusterHandle) -> ClusterHandle:
     cluster.kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
+    # Gateway API (standard channel) at GATEWAY_API_VERSION, straight from the Go module cache.
+    gateway_api = [arg for path in gateway_api_crd_files() for arg in ("-f", str(path))]
+    cluster.kubectl("apply", "--server-side", *gateway_api)
     cluster.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
     return cluster
 
@@ -150,20 +158,15 @@ def database_server(crds_installed: ClusterHandle, postgres: PostgresServer) -> 
 @pytest.fixture(scope="session")
 def smtp_server() -> Iterator[MailSink]:
     """A real SMTP server (aiosmtpd) on loopback that keeps what it receives."""
-    sink = MailSink()
-    sink.start()
-    try:
-        yield sink
-    finally:
-        sink.stop()
+    yield from running(MailSink())
 
 
 @pytest.fixture(scope="session")
 def webhook_receiver() -> Iterator[WebhookSink]:
     """A local HTTP endpoint that keeps the webhook POSTs it receives."""
-    sink = WebhookSink()
-    sink.start()
-    try:
-        yield sink
-    finally:
-        sink.stop()
+    yield from running(WebhookSink())
+
+
+@pytest.fixture()
+def health_endpoint() -> Iterator[HealthEndpoint]:
+    yield from running(HealthEndpoint())

@@ -28,6 +28,27 @@ spec:
           image: example.invalid/app:1.0.0
 """
 
+HTTP_ROUTE = """
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: {name}
+  namespace: {namespace}
+spec:
+  hostnames: [app.example.com]
+  rules:
+    - backendRefs:
+        - {{name: app-stable, port: 8080, weight: {stable_weight}}}
+        - {{name: app-canary, port: 8080, weight: {canary_weight}}}
+"""
+
+GATEWAY_API_CRDS = (
+    "httproutes.gateway.networking.k8s.io",
+    "gateways.gateway.networking.k8s.io",
+    "gatewayclasses.gateway.networking.k8s.io",
+    "referencegrants.gateway.networking.k8s.io",
+)
+
 
 def test_apiserver_reports_the_pinned_version(cluster: ClusterHandle, request: pytest.FixtureRequest) -> None:
     if request.config.getoption("--cluster") != "local":
@@ -85,3 +106,38 @@ def test_helm_cli_is_the_pinned_build(cluster: ClusterHandle) -> None:
         [cluster.tool("helm"), "version", "--short"], env=cluster.env(), capture_output=True, text=True, check=True
     ).stdout
     assert output.startswith(read_versions()["HELM_VERSION"])
+
+
+def test_gateway_api_crds_are_the_pinned_standard_channel(crds_installed: ClusterHandle) -> None:
+    for name in GATEWAY_API_CRDS:
+        crd = json.loads(crds_installed.kubectl("get", "crd", name, "-o", "json").stdout)
+        annotations = crd["metadata"]["annotations"]
+        assert annotations["gateway.networking.k8s.io/bundle-version"] == read_versions()["GATEWAY_API_VERSION"]
+        assert annotations["gateway.networking.k8s.io/channel"] == "standard"
+        established = next(c for c in crd["status"]["conditions"] if c["type"] == "Established")
+        assert established["status"] == "True"
+
+
+def test_weighted_http_route_is_stored_and_a_negative_weight_is_refused(crds_installed: ClusterHandle) -> None:
+    namespace = "gateway-api-routes"
+    crds_installed.kubectl("create", "namespace", namespace)
+    try:
+        crds_installed.kubectl(
+            "apply", "-f", "-",
+            input_text=HTTP_ROUTE.format(name="canary", namespace=namespace, stable_weight=90, canary_weight=10),
+        )
+        route = json.loads(crds_installed.kubectl("get", "httproute", "canary", "-n", namespace, "-o", "json").stdout)
+        backends = [(ref["name"], ref["weight"]) for ref in route["spec"]["rules"][0]["backendRefs"]]
+        assert backends == [("app-stable", 90), ("app-canary", 10)]
+
+        refused = crds_installed.kubectl(
+            "apply", "-f", "-", check=False,
+            input_text=HTTP_ROUTE.format(name="negative", namespace=namespace, stable_weight=90, canary_weight=-1),
+        )
+        assert refused.returncode != 0
+        assert "backendRefs[1].weight" in refused.stderr
+        assert "greater than or equal to 0" in refused.stderr
+        missing = crds_installed.kubectl("get", "httproute", "negative", "-n", namespace, check=False)
+        assert missing.returncode != 0 and "NotFound" in missing.stderr
+    finally:
+        crds_installed.kubectl("delete", "namespace", namespace, "--wait=false", check=False)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import kopf
+from pydantic import ValidationError
 
 from ..api import ANNOTATION_ACTOR, GROUP, VERSION
+from ..schedule import UpdatePreferences
 from .identity import display_name_key, slugify
 
 
@@ -44,3 +46,17 @@ def unique_display_name(
             "display names are unique across the platform",
             code=409,
         )
+
+
+@kopf.on.validate(GROUP, VERSION, "tenants", operations=["CREATE", "UPDATE"], id="update-preferences")
+def valid_update_preferences(spec: kopf.Spec, **_: Any) -> None:
+    """Time zones are checked against the operator's zone database, which CEL cannot see."""
+    if spec.get("updates") is None:
+        return
+    try:
+        UpdatePreferences.model_validate(dict(spec["updates"]))
+    except ValidationError as error:
+        problems = "; ".join(
+            f"spec.updates.{'.'.join(str(part) for part in issue['loc'])}: {issue['msg']}" for issue in error.errors()
+        )
+        raise kopf.AdmissionError(problems, code=422) from error

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from ..conditions import Condition, conditions_field
 from ..crdgen import CelRule, CustomResourceKind, PrinterColumn, SpecModel
+from ..schedule import UpdatePreferences
 from ..securitypolicy.model import SecuritySettings
 from .plans import CUSTOM_REQUIRED_LIMITS, FEATURES, PlanName, plans_allowing
 
@@ -201,6 +202,9 @@ class TenantSpec(SpecModel):
     database: DatabaseSpec | None = Field(default=None, description="The tenant's PostgreSQL database.")
     deletionPolicy: DeletionPolicy | None = Field(default=None, description="What a decommission keeps.")
     notifications: Notifications | None = Field(default=None, description="Where notifications go.")
+    updates: UpdatePreferences | None = Field(
+        default=None, description="How the tenant takes product updates: approval, maintenance windows, blackouts."
+    )
     preventDeletion: bool = Field(default=False, description="true refuses deleting the tenant at admission.")
 
 
