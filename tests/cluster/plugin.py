@@ -21,7 +21,8 @@ import pytest
 
 from .localcluster import LocalCluster, build_binaries
 
-LOCAL_CLUSTER_NAME = "tenant-operator-test"
+# One cluster per pytest process, so parallel runs on one machine (CI, a developer, a benchmark) never share one.
+LOCAL_CLUSTER_NAME = f"tenant-operator-test-{os.getpid()}"
 
 
 @dataclass(frozen=True)
