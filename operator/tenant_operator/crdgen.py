@@ -190,12 +190,14 @@ def render_crd(resource: CustomResourceKind) -> dict[str, Any]:
 
 
 def all_kinds() -> list[CustomResourceKind]:
+    from .fleet.model import FLEET_UPDATE
     from .iprestriction.model import IP_RESTRICTION
     from .rollout.model import UPDATE_ROLLOUT
     from .securitypolicy.model import SECURITY_POLICY
     from .tenant.model import TENANT
+    from .versions.model import VERSION_POLICY
 
-    return [TENANT, SECURITY_POLICY, IP_RESTRICTION, UPDATE_ROLLOUT]
+    return [TENANT, SECURITY_POLICY, IP_RESTRICTION, UPDATE_ROLLOUT, VERSION_POLICY, FLEET_UPDATE]
 
 
 def crd_filename(resource: CustomResourceKind) -> str:

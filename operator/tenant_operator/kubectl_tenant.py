@@ -1,9 +1,10 @@
-"""`kubectl tenant`: a kubectl plugin (installed as kubectl-tenant) for tenants' rollouts.
+"""`kubectl tenant`: a kubectl plugin (installed as kubectl-tenant) for tenants' rollouts and compliance.
 
     kubectl tenant rollout status NAME [-n NS] [--watch]   live view: phase, traffic split, checks
     kubectl tenant rollout promote NAME [-n NS]            approve a rollout waiting for approval
     kubectl tenant rollout abort NAME [-n NS]              roll back now (sets spec.abort)
     kubectl tenant rollout history [-n NS] [--product P]   past and current rollouts, newest first
+    kubectl tenant report [--product P] [--html FILE]      versions and compliance of all tenants
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from . import kube
 from .api import API_VERSION, GROUP
 from .rollout.model import FINISHED_PHASES
+from .versions.report import build_report, render_html, render_table
 
 PROMOTE_ANNOTATION = f"{GROUP}/promote"
 BAR_WIDTH = 20
@@ -159,6 +162,16 @@ async def history_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def report_command(args: argparse.Namespace) -> int:
+    report = build_report(await kube.list_objects(API_VERSION, "Tenant"), args.product, now=datetime.now(UTC))
+    print(render_table(report))
+    if args.html:
+        path = Path(args.html).resolve()
+        path.write_text(render_html(report), encoding="utf-8")
+        print(f"HTML report written to {path}")
+    return EXIT_OK
+
+
 def default_namespace() -> str:
     from kubernetes_asyncio import config
 
@@ -187,10 +200,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     history = rollout.add_parser("history", help="rollouts in a namespace, newest first")
     history.add_argument("-n", "--namespace", default=None)
     history.add_argument("--product", default=None)
+    report = groups.add_parser("report", help="versions and compliance of all tenants")
+    report.set_defaults(command="report")
+    report.add_argument("--product", default=None, help="only this product (tenants that run it)")
+    report.add_argument("--html", default=None, metavar="FILE", help="also write a self-contained HTML page")
     return parser.parse_args(argv)
 
 
-COMMANDS = {"status": status_command, "promote": promote_command, "abort": abort_command, "history": history_command}
+COMMANDS = {"status": status_command, "promote": promote_command, "abort": abort_command, "history": history_command,
+            "report": report_command}
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -204,7 +222,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig
-    args.namespace = args.namespace or default_namespace()
+    if "namespace" in vars(args):  # Tenants are cluster-scoped: `report` has no namespace
+        args.namespace = args.namespace or default_namespace()
     sys.exit(asyncio.run(run(args)))
 
 

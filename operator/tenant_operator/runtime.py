@@ -12,11 +12,13 @@ from .api import FINALIZER, GROUP, KOPF_PREFIX
 from .certificates import ensure_certificate
 from .clock import CLOCK  # noqa: F401  (set by the CLI)
 from .options import DATABASE, NOTIFICATIONS, ROLLOUTS, WEBHOOK, WebhookOptions  # noqa: F401  (set by the CLI)
+from .fleet import handlers as fleet_handlers  # noqa: F401  (registers them)
 from .iprestriction import handlers as ip_restriction_handlers  # noqa: F401  (registers them)
 from .rollout import handlers as rollout_handlers  # noqa: F401  (registers them)
 from .securitypolicy import handlers as security_policy_handlers  # noqa: F401  (registers them)
 from .tenant import admission as tenant_admission  # noqa: F401  (registers the Tenant webhooks)
 from .tenant import handlers as tenant_handlers  # noqa: F401  (registers the Tenant handlers)
+from .versions import handlers as version_handlers  # noqa: F401  (registers them)
 
 
 def configure_webhook(settings: kopf.OperatorSettings, options: WebhookOptions) -> None:

@@ -78,6 +78,7 @@ spec:
     http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}]}
 """
 
+FINISHED = ("Completed", "RolledBack", "Failed")
 QUICK = {"intervalSeconds": 1, "failureThreshold": 2, "timeoutSeconds": 20}
 # The route as the user wrote it (the apiserver defaults weight 1), each step, the switch, and back.
 ACTIVE_ONLY = {"group": "", "kind": "Service", "name": "web", "port": 80, "weight": 1}
@@ -108,6 +109,12 @@ def status_of(cluster: ClusterHandle, namespace: str, name: str) -> dict:
 
 def phase(cluster: ClusterHandle, namespace: str, name: str) -> str | None:
     return status_of(cluster, namespace, name).get("phase")
+
+
+def wait_finished(cluster: ClusterHandle, namespace: str, name: str, timeout: float = 120) -> dict:
+    """The status once the rollout completed or rolled back (which the caller asserts, seeing the message)."""
+    return eventually(lambda: (status := status_of(cluster, namespace, name)).get("phase") in FINISHED and status,
+                      timeout=timeout, what=f"{name} finished")
 
 
 def selected_hash(cluster: ClusterHandle, namespace: str, service: str = "web") -> str | None:
@@ -183,7 +190,8 @@ def test_a_healthy_green_is_promoted_through_weighted_steps(
     apply(cluster, rollout(shop, "web-1-1-0", "1.1.0", steps=steps, **WEIGHTED,
                            analysis={"availability": QUICK, "http": [http_check(health_endpoint.url)]}))
     live_view = kubectl_tenant(cluster, "rollout", "status", "web-1-1-0", "-n", shop, "--watch", "--interval=0.3")
-    eventually(lambda: phase(cluster, shop, "web-1-1-0") == "Completed", timeout=120, what="promotion")
+    finished = wait_finished(cluster, shop, "web-1-1-0")
+    assert finished["phase"] == "Completed", finished
     view, _ = live_view.communicate(timeout=30)
     assert live_view.returncode == 0, view
     assert " 10% green" in view and " 50% green" in view and "100% green" in view and "Phase:    Completed" in view
@@ -312,7 +320,7 @@ def test_a_restart_mid_shift_resumes_with_the_same_split_and_never_flips_twice(
     assert route_refs(cluster, shop)[1] == {"group": "", "kind": "Service", "name": "web-preview", "port": 80,
                                             "weight": 50}
     operator.start()
-    eventually(lambda: phase(cluster, shop, "web-6-0-0") == "Completed", timeout=90, what="completed after restart")
+    assert (done := wait_finished(cluster, shop, "web-6-0-0", 90))["phase"] == "Completed", done
     status = status_of(cluster, shop, "web-6-0-0")
     assert route_watch.changes() == ROUTE_SEQUENCE
     hashes = selector_watch.changes()
@@ -334,12 +342,12 @@ def test_a_major_update_waits_for_approval_and_the_plugin_promotes_it(
         assert phase(cluster, shop, "web-2-0-0") == "Paused" and selected_hash(cluster, shop) == status["blueHash"]
         code, output = run_kubectl_tenant(cluster, "rollout", "promote", "web-2-0-0", "-n", shop)
         assert code == 0 and "promoted" in output, output
-        eventually(lambda: phase(cluster, shop, "web-2-0-0") == "Completed", timeout=60, what="promoted")
+        assert (done := wait_finished(cluster, shop, "web-2-0-0", 60))["phase"] == "Completed", done
         approved = status_of(cluster, shop, "web-2-0-0")["approvedBy"]
         assert approved.startswith("kwok-admin at 20")  # the caller, as the apiserver knows them
         wait_for_event(cluster, "UpdateRollout", "web-2-0-0", "RolloutApproved", namespace=shop)
         apply(cluster, rollout(shop, "web-2-1-0", "2.1.0"))  # a minor update does not wait
-        eventually(lambda: phase(cluster, shop, "web-2-1-0") == "Completed", timeout=90, what="minor promoted")
+        assert (done := wait_finished(cluster, shop, "web-2-1-0", 90))["phase"] == "Completed", done
         assert status_of(cluster, shop, "web-2-1-0")["blueVersion"] == "2.0.0"
     finally:
         delete_tenant(cluster, shop)
@@ -369,7 +377,7 @@ def test_a_rollout_waits_for_the_maintenance_window_and_skips_blackouts(
         assert phase(cluster, shop, "web-1-5-0") == "Pending"
         assert [d["metadata"]["name"] for d in get_json(cluster, "deployments", "-n", shop)["items"]] == ["web"]
         operator.set_clock(datetime(2026, 12, 28, 2, 0, 5, tzinfo=UTC))  # the next Monday's window
-        eventually(lambda: phase(cluster, shop, "web-1-5-0") == "Completed", timeout=90, what="promoted in window")
+        assert (done := wait_finished(cluster, shop, "web-1-5-0", 90))["phase"] == "Completed", done
     finally:
         operator.real_clock()
         delete_tenant(cluster, shop)
@@ -417,8 +425,7 @@ def test_the_example_rollout_completes(cluster: ClusterHandle, operator: Operato
     rollout_example = str(examples / "rollouts" / "globex-shop.yaml")
     try:
         cluster.kubectl("apply", "-f", rollout_example)
-        eventually(lambda: phase(cluster, "globex-prod", "shop-1-1-0") == "Completed", timeout=120,
-                   what="the example's promotion")
+        assert (done := wait_finished(cluster, "globex-prod", "shop-1-1-0", 120))["phase"] == "Completed", done
         assert status_of(cluster, "globex-prod", "shop-1-1-0")["blueVersion"] == "1.0.0"
     finally:
         cluster.kubectl("delete", "-f", rollout_example, "--wait=false", check=False)

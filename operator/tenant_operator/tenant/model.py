@@ -10,6 +10,7 @@ from ..conditions import Condition, conditions_field
 from ..crdgen import CelRule, CustomResourceKind, PrinterColumn, SpecModel
 from ..schedule import UpdatePreferences
 from ..securitypolicy.model import SecuritySettings
+from ..versions.inventory import VersionInventory
 from .plans import CUSTOM_REQUIRED_LIMITS, FEATURES, PlanName, plans_allowing
 
 SLUG_MAX_LENGTH = 40
@@ -132,6 +133,11 @@ class Notifications(SpecModel):
         default_factory=list, max_length=20, description="Admin contacts' e-mail addresses."
     )
     webhook: WebhookTarget | None = Field(default=None, description="A webhook that receives notifications.")
+    digest: Literal["none", "daily"] = Field(
+        default="none",
+        description="daily: version notices of a day reach e-mail and webhook together the next day, in one "
+                    "message each (Events are immediate).",
+    )
 
 
 class DatabaseSpec(SpecModel):
@@ -230,6 +236,8 @@ class TenantStatus(BaseModel):
     namespaces: list[str] | None = Field(default=None, description="Namespaces the operator manages for the tenant.")
     primaryNamespace: str | None = Field(default=None, description="The tenant's primary namespace.")
     database: DatabaseStatus | None = Field(default=None, description="The tenant's database, when enabled.")
+    versions: VersionInventory | None = Field(default=None, description="Products, running versions, compliance, "
+                                              "pending updates and update history.")
     conditions: list[Condition] | None = conditions_field("NamespacesReady, RBACReady, QuotaReady, NetworkReady, DatabaseReady and Ready, with reasons.")
 
 

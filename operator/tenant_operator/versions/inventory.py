@@ -40,6 +40,15 @@ class UpdateRecord(BaseModel):
     rollout: str = Field(description="namespace/name of the UpdateRollout.")
 
 
+class QueuedNotice(BaseModel):
+    product: str = Field(description="The product.")
+    version: str = Field(description="Its running version.")
+    kind: str = Field(description="eol-90, end-of-life, forced-upgrade-7, final-week, ...")
+    due: str = Field(description="When it was due (YYYY-MM-DD).")
+    message: str = Field(description="What it says.")
+    queuedOn: str = Field(description="The day it was queued (YYYY-MM-DD); it goes out the next day.")
+
+
 class VersionInventory(BaseModel):
     """Tenant.status.versions."""
 
@@ -49,3 +58,10 @@ class VersionInventory(BaseModel):
     updateHistory: list[UpdateRecord] = Field(default_factory=list, description="The last finished UpdateRollouts, "
                                               "newest first (at most 20).")
     updateSuccessRate: float | None = Field(default=None, description="Share of finished rollouts that completed.")
+    digest: list[QueuedNotice] | None = Field(default=None, description="Notices waiting for the tenant's daily "
+                                              "digest.")
+    noticesSent: dict[str, list[str]] | None = Field(default=None, description="Per product, the version notices "
+                                                     "already handled, so none is sent twice.")
+
+
+NOTICES_FIELD = "noticesSent"  # status.versions.noticesSent: {product: [notice keys handled]}, kept by the notices
