@@ -17,6 +17,7 @@ from tests.cluster.plugin import ClusterHandle
 from tests.e2e.helpers import apply, audit_lines, delete_tenant, eventually, get_json, tenant_manifest, wait_ready
 from tests.e2e.operator_process import OperatorProcess
 from tests.e2e.receivers import MailSink, WebhookSink
+from tests.e2e.test_update_rollout import run_kubectl_tenant
 
 pytestmark = pytest.mark.e2e
 
@@ -124,6 +125,9 @@ def test_a_tenant_walks_from_compliant_through_the_notices_into_grace_and_a_forc
         eventually(lambda: len(notices_received(smtp_server)) == 3, timeout=20, what="end-of-life notice")
         assert "reached end of life today" in notices_received(smtp_server)[2]
         assert 'tenant_operator_tenant_products{compliance="InGracePeriod",product="shop"} 1.0' in operator.metrics()
+        code, report = run_kubectl_tenant(cluster, "report", "--product", "shop")
+        row = next(line.split() for line in report.splitlines() if line.startswith(f"{TENANT} "))
+        assert code == 0 and row[:6] == [TENANT, "shop", "1.5.0", "InGracePeriod", "20", "2027-06-30"], report
 
         at(operator, "2027-07-23T09:00:00")
         eventually(lambda: len(notices_received(smtp_server)) == 4, timeout=20, what="7 days before the upgrade")
@@ -255,3 +259,41 @@ def test_a_daily_digest_gathers_a_days_notices_into_one_message(
         for product, _ in policies:
             cluster.kubectl("delete", "versionpolicy", f"{product}-digest", "--ignore-not-found")
         delete_tenant(cluster, "digestco")
+
+
+def test_a_tenants_extension_request_is_shown_and_an_admins_approval_moves_its_grace(
+    cluster: ClusterHandle, operator: OperatorProcess
+) -> None:
+    policy = {"apiVersion": "tenancy.io/v1alpha1", "kind": "VersionPolicy", "metadata": {"name": "crm-support"},
+              "spec": {"product": "crm", "endOfLife": [{"version": "1", "date": "2027-01-01"}], "gracePeriodDays": 30}}
+    at(operator, "2027-01-10T12:00:00")
+    apply(cluster, tenant_manifest("extco", "Ext Co"))
+    wait_ready(cluster, "extco")
+    try:
+        crm = SHOP.split("---")[0].replace("name: shop", "name: crm").replace("namespace: verco", "namespace: extco")
+        apply(cluster, crm.replace("product: shop", "product: crm").replace("app: shop", "app: crm"))
+        apply(cluster, json.dumps(policy))
+
+        def crm_entry() -> dict:
+            return next((p for p in versions_of(cluster, "extco").get("products", []) if p["product"] == "crm"), {})
+
+        eventually(lambda: crm_entry().get("graceEnds") == "2027-01-31", timeout=20, what="in grace")
+        cluster.kubectl("annotate", "tenant", "extco",
+                        "tenancy.io/extension-request.crm=2027-03-31: the new CRM is not certified yet")
+
+        def requests() -> list:
+            return (get_json(cluster, "versionpolicy", "crm-support").get("status") or {}).get("extensionRequests")
+
+        eventually(lambda: requests() == [{"tenant": "extco", "until": "2027-03-31", "state": "Pending",
+                                           "reason": "the new CRM is not certified yet"}], timeout=20,
+                   what="request shown as pending")
+        assert any(r["event"] == "EXTENSION_REQUESTED" and r["tenant"] == "extco" for r in audit_lines(operator.logs()))
+        cluster.kubectl("patch", "versionpolicy", "crm-support", "--type=merge", "-p", json.dumps(
+            {"spec": {"extensions": [{"tenant": "extco", "until": "2027-03-31", "approvedBy": "platform-admin"}]}}))
+        eventually(lambda: (requests() or [{}])[0].get("state") == "Approved", timeout=20, what="approved")
+        eventually(lambda: crm_entry().get("graceEnds") == "2027-04-01", timeout=20, what="grace extended")
+        assert crm_entry()["compliance"] == "InGracePeriod" and crm_entry()["graceDaysRemaining"] == 81
+    finally:
+        operator.real_clock()
+        cluster.kubectl("delete", "versionpolicy", "crm-support", "--ignore-not-found")
+        delete_tenant(cluster, "extco")

@@ -87,3 +87,14 @@ def test_a_notice_whose_moment_has_passed_is_never_sent() -> None:
     sent = {n.key for n in schedule if n.due <= date(2027, 7, 25)}
     send, handled = notices_to_send(schedule, sent, date(2027, 7, 30))  # the deadline: reminders are stale
     assert send == [] and len(handled) == 4
+
+
+def test_extension_requests_are_pending_until_an_extension_covers_them() -> None:
+    from tenant_operator.versions.compliance import extension_request
+
+    spec = policy(extensions=[{"tenant": "globex", "until": "2027-09-30", "approvedBy": "admin"}])
+    assert extension_request(spec, "acme", "2027-09-30: migrating")["state"] == "Pending"
+    assert extension_request(spec, "globex", "2027-09-15:  short") == {
+        "tenant": "globex", "until": "2027-09-15", "reason": "short", "state": "Approved"}
+    assert extension_request(spec, "acme", "next year")["state"] == "Invalid"
+    assert extension_request(spec, "acme", "2027-13-40")["state"] == "Invalid"

@@ -142,3 +142,20 @@ def next_boundary(schedule: list[Notice], verdict: Verdict, today: date) -> date
     if verdict.grace_ends and verdict.grace_ends > today:
         candidates.append(verdict.grace_ends)
     return min(candidates, default=None)
+
+
+EXTENSION_REQUEST = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})\s*(?::\s*(.*))?$", re.S)
+
+
+def extension_request(policy: VersionPolicySpec, tenant: str, value: str) -> dict[str, str]:
+    """A tenant's request as the policy's status shows it: Approved when an extension covers the day asked for."""
+    match = EXTENSION_REQUEST.match(value)
+    if not match:
+        return {"tenant": tenant, "until": value[:40], "reason": "expected 'YYYY-MM-DD: reason'", "state": "Invalid"}
+    try:
+        until = date.fromisoformat(match.group(1))
+    except ValueError:
+        return {"tenant": tenant, "until": match.group(1), "reason": "not a date", "state": "Invalid"}
+    approved = any(e.tenant == tenant and e.until >= until for e in policy.extensions)
+    return {"tenant": tenant, "until": until.isoformat(), "reason": (match.group(2) or "").strip()[:512],
+            "state": "Approved" if approved else "Pending"}

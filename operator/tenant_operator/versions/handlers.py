@@ -23,7 +23,7 @@ from ..audit import audit
 from ..clock import CLOCK
 from ..conditions import set_condition
 from . import build, metrics, notices
-from .compliance import end_of_life, judge, notice_schedule, notices_to_send
+from .compliance import end_of_life, extension_request, judge, notice_schedule, notices_to_send
 from .model import VersionPolicySpec
 
 POLICY_TICK_SECONDS = 30.0
@@ -61,6 +61,17 @@ def policies_by_product(name: str, spec: kopf.Spec, **_: Any) -> dict[str, tuple
 def tenant_versions(name: str, status: kopf.Status, **_: Any) -> dict[str, tuple[tuple[str, ...], str]]:
     """Per tenant: its namespaces and its status.versions (as JSON, to compare with what would be written)."""
     return {name: (tuple(status.get("namespaces") or []), json.dumps(status.get("versions") or {}, sort_keys=True))}
+
+
+EXTENSION_REQUEST_PREFIX = f"{GROUP}/extension-request."
+
+
+@kopf.index(GROUP, VERSION, "tenants")
+def extension_requests(name: str, annotations: kopf.Annotations, **_: Any) -> dict[str, tuple[str, str]] | None:
+    """product -> (tenant, request) for every tenancy.io/extension-request.<product> annotation."""
+    found = {key[len(EXTENSION_REQUEST_PREFIX):]: (name, value) for key, value in annotations.items()
+             if key.startswith(EXTENSION_REQUEST_PREFIX)}
+    return found or None
 
 
 def policies_for(product: str, index: Mapping[str, Any]) -> list[build.Policy]:
@@ -121,7 +132,7 @@ async def refresh_inventory(tenant: str, indexes: dict[str, Mapping[str, Any]], 
 
 def indexes_of(kwargs: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     return {name: kwargs[name] for name in ("tenant_versions", "product_deployments", "rollout_records",
-                                            "policies_by_product", "tenant_of_namespace")}
+                                            "policies_by_product", "tenant_of_namespace", "extension_requests")}
 
 
 def tenant_of(namespace: str, index: Mapping[str, Any]) -> str | None:
@@ -287,6 +298,26 @@ def next_wake(spec: VersionPolicySpec, indexes: dict[str, Mapping[str, Any]]) ->
     return CLOCK.wait_cap(POLICY_TICK_SECONDS)
 
 
+REQUESTS_SEEN: set[tuple[str, str, str]] = set()
+
+
+def requests_for(name: str, policy: VersionPolicySpec, indexes: dict[str, Mapping[str, Any]],
+                 body: kopf.Body) -> list[dict[str, str]]:
+    """The tenants' extension requests for this product, each announced once when it arrives."""
+    requests = sorted((extension_request(policy, tenant, value)
+                       for tenant, value in indexes["extension_requests"].get(policy.product, [])
+                       if not policy.tenants or tenant in policy.tenants), key=lambda r: r["tenant"])
+    for request in requests:
+        seen = (name, request["tenant"], request["until"])
+        if request["state"] == "Pending" and seen not in REQUESTS_SEEN:
+            REQUESTS_SEEN.add(seen)
+            kopf.info(body, reason="ExtensionRequested", message=f"[severity=medium] tenant {request['tenant']} asks "
+                      f"for grace until {request['until']}: {request['reason']}")
+            audit("EXTENSION_REQUESTED", "medium", request["tenant"], product=policy.product, policy=name,
+                  until=request["until"], reason=request["reason"])
+    return requests
+
+
 @kopf.daemon(GROUP, VERSION, "versionpolicies", cancellation_backoff=5, cancellation_timeout=10)
 async def enforce_version_policy(name: str, spec: kopf.Spec, body: kopf.Body, stopped: kopf.DaemonStopped,
                                  **kwargs: Any) -> None:
@@ -298,7 +329,8 @@ async def enforce_version_policy(name: str, spec: kopf.Spec, body: kopf.Body, st
         counts = await evaluate_policy(name, policy, body, indexes)
         status = {"tenants": sum(counts.values()), "compliant": counts["Compliant"],
                   "inGracePeriod": counts["InGracePeriod"], "nonCompliant": counts["NonCompliant"],
-                  "observedGeneration": body.metadata.get("generation")}
+                  "observedGeneration": body.metadata.get("generation"),
+                  "extensionRequests": requests_for(name, policy, indexes, body)}
         if status != last_status:
             conditions = set_condition(list((body.get("status") or {}).get("conditions") or []), "Ready", "True",
                                        "Evaluated", f"{status['tenants']} tenant(s) run {policy.product}",

@@ -79,6 +79,15 @@ class VersionPolicySpec(SpecModel):
     notices: NoticeSchedule = Field(default_factory=NoticeSchedule, description="When tenants are told.")
 
 
+class ExtensionRequest(BaseModel):
+    """A tenant's request (annotation tenancy.io/extension-request.<product>: "YYYY-MM-DD: reason")."""
+
+    tenant: str = Field(description="The tenant asking.")
+    until: str = Field(description="Last day of grace asked for.")
+    reason: str = Field(default="", description="Why.")
+    state: Literal["Pending", "Approved", "Invalid"] = Field(description="Approved once spec.extensions grants it.")
+
+
 class VersionPolicyStatus(BaseModel):
     observedGeneration: int | None = Field(default=None, description="The .metadata.generation last evaluated.")
     tenants: int | None = Field(default=None, description="Tenants running the product.")
@@ -86,6 +95,8 @@ class VersionPolicyStatus(BaseModel):
     inGracePeriod: int | None = Field(default=None, description="Of those, in their grace period.")
     nonCompliant: int | None = Field(default=None, description="Of those, non-compliant.")
     evaluatedAt: str | None = Field(default=None, description="When (RFC 3339, the operator's calendar).")
+    extensionRequests: list[ExtensionRequest] | None = Field(default=None, description="Tenants' extension requests "
+                                                             "and whether an admin approved them.")
     conditions: list[Condition] | None = conditions_field("Ready once evaluated.")
 
 
