@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 from pathlib import Path
 
 from . import __version__
@@ -28,6 +29,8 @@ def run_operator(args: argparse.Namespace) -> None:
     runtime.NOTIFICATIONS.smtp_port = args.smtp_port
     runtime.NOTIFICATIONS.sender = args.smtp_from
     runtime.ROLLOUTS.prometheus_url = args.prometheus_url
+    runtime.PEERING.priority = args.peering_priority if args.peering_priority is not None else random.randint(1, 32767)
+    runtime.PEERING.lifetime = args.peering_lifetime
     if args.clock_file:
         runtime.CLOCK.path = Path(args.clock_file)
 
@@ -40,6 +43,7 @@ def run_operator(args: argparse.Namespace) -> None:
             clusterwide=True,
             standalone=not args.peering,
             peering_name=args.peering or None,
+            priority=runtime.PEERING.priority,
             liveness_endpoint=liveness,
         )
     )
@@ -61,7 +65,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     run.add_argument("--bind", default="0.0.0.0", help="address of the liveness and metrics endpoints")
     run.add_argument("--liveness-port", type=int, default=8080, help="0 disables /healthz")
     run.add_argument("--metrics-port", type=int, default=9090, help="0 disables /metrics")
-    run.add_argument("--peering", default="", help="kopf peering name for leader election between replicas")
+    run.add_argument("--peering", default="", help="ClusterKopfPeering name for leader election between replicas; "
+                     "empty: standalone")
+    run.add_argument("--peering-priority", type=int, default=None,
+                     help="this replica's priority (the highest acts); default: random, so replicas never tie")
+    run.add_argument("--peering-lifetime", type=int, default=60,
+                     help="seconds after its last heartbeat that a silent replica still counts as alive")
     run.add_argument("--webhook-port", type=int, default=9443, help="admission webhook port; 0 disables it")
     run.add_argument("--webhook-host", default="127.0.0.1", help="host name the apiserver uses to reach the webhook")
     run.add_argument(

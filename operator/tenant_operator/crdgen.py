@@ -134,6 +134,9 @@ def _kubernetes_dialect(node: JsonSchema) -> JsonSchema:
         node["x-kubernetes-list-type"] = "set"
     if node.get("additionalProperties") is False:
         node.pop("additionalProperties")
+    if node.get("additionalProperties") is True:  # free-form object: a structural schema says it this way
+        node.pop("additionalProperties")
+        node["x-kubernetes-preserve-unknown-fields"] = True
     if node.get("type") == "object" and "properties" not in node and "additionalProperties" not in node:
         node["x-kubernetes-preserve-unknown-fields"] = True
     return node
@@ -231,10 +234,16 @@ def render_policy_files() -> dict[str, str]:
     return {POLICIES_FILE: _dump(*prevent_deletion_policy())}
 
 
+def render_peering_files() -> dict[str, str]:
+    from .peering import PEERINGS_FILE, peering_crds
+
+    return {PEERINGS_FILE: _dump(*peering_crds())}
+
+
 def generated_files() -> dict[str, str]:
     """Repository path -> text of everything generated from the models."""
     files = {}
-    for name, text in render_crd_files().items():
+    for name, text in {**render_crd_files(), **render_peering_files()}.items():
         files[f"crds/{name}"] = text
         files[f"charts/tenant-operator/crds/{name}"] = text
     for name, text in render_policy_files().items():

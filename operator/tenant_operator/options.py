@@ -52,3 +52,14 @@ class RolloutOptions:
 
 
 ROLLOUTS = RolloutOptions()
+
+
+@dataclass
+class PeeringOptions:
+    """Leader election between replicas through kopf's peering: the highest priority acts, the others pause."""
+
+    priority: int = 0
+    lifetime: int = 60  # seconds a silent peer counts as alive
+
+
+PEERING = PeeringOptions()

@@ -11,7 +11,7 @@ from . import kube
 from .api import FINALIZER, GROUP, KOPF_PREFIX
 from .certificates import ensure_certificate
 from .clock import CLOCK  # noqa: F401  (set by the CLI)
-from .options import DATABASE, NOTIFICATIONS, ROLLOUTS, WEBHOOK, WebhookOptions  # noqa: F401  (set by the CLI)
+from .options import DATABASE, NOTIFICATIONS, PEERING, ROLLOUTS, WEBHOOK, WebhookOptions  # noqa: F401  (set by the CLI)
 from .fleet import handlers as fleet_handlers  # noqa: F401  (registers them)
 from .iprestriction import handlers as ip_restriction_handlers  # noqa: F401  (registers them)
 from .rollout import handlers as rollout_handlers  # noqa: F401  (registers them)
@@ -45,6 +45,8 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.server_timeout = 270
     settings.watching.client_timeout = 300
     settings.batching.error_delays = (1, 2, 5, 10, 30, 60)
+    settings.peering.priority = PEERING.priority
+    settings.peering.lifetime = PEERING.lifetime
     if WEBHOOK.port:
         configure_webhook(settings, WEBHOOK)
     await kube.connect()

@@ -45,7 +45,7 @@ def test_chart_installs_upgrades_and_uninstalls(crds_installed: ClusterHandle) -
             "get", "deployment", "tenant-operator", "-n", RELEASE_NAMESPACE,
             "-o", "jsonpath={.status.readyReplicas}",
         ).stdout
-        assert deployment == "1"
+        assert deployment == "2"  # two replicas by default, electing a leader through kopf's peering
         helm(crds_installed, "upgrade", "tenant-operator", str(CHART), *args, "--set", "logLevel=debug")
         template_args = crds_installed.kubectl(
             "get", "deployment", "tenant-operator", "-n", RELEASE_NAMESPACE,
@@ -59,3 +59,51 @@ def test_chart_installs_upgrades_and_uninstalls(crds_installed: ClusterHandle) -
         crds_installed.kubectl("apply", "--server-side", "-f", policies)
     crds = crds_installed.kubectl("get", "crd", "tenants.tenancy.io", check=False)
     assert crds.returncode == 0, "helm keeps CRDs on uninstall, so tenants survive"
+
+
+def rendered_documents(cluster: ClusterHandle, *values: str) -> list[dict]:
+    import yaml
+
+    text = helm(cluster, "template", "tenant-operator", str(CHART), "-n", RELEASE_NAMESPACE, *values).stdout
+    return [document for document in yaml.safe_load_all(text) if document]
+
+
+def test_replicas_elect_a_leader_and_serve_the_webhooks_behind_a_service(cluster: ClusterHandle) -> None:
+    import base64
+
+    from cryptography import x509
+
+    documents = {(d["kind"], d["metadata"]["name"]): d for d in rendered_documents(cluster)}
+    deployment = documents[("Deployment", "tenant-operator")]
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--peering=tenant-operator" in args and deployment["spec"]["replicas"] == 2
+    assert ("ClusterKopfPeering", "tenant-operator") in documents
+    host = f"tenant-operator-webhook.{RELEASE_NAMESPACE}.svc"
+    assert f"--webhook-host={host}" in args and "--webhook-port=9443" in args
+    service = documents[("Service", "tenant-operator-webhook")]
+    assert service["spec"]["ports"] == [{"name": "webhook", "port": 9443, "targetPort": "webhook"}]
+    secret = documents[("Secret", "tenant-operator-webhook-tls")]
+    certificate = x509.load_pem_x509_certificate(base64.b64decode(secret["data"]["tls.crt"]))
+    names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+        x509.DNSName)
+    assert host in names
+    single = {(d["kind"], d["metadata"]["name"]): d for d in rendered_documents(
+        cluster, "--set", "leaderElection.enabled=false", "--set", "replicaCount=1")}
+    assert ("ClusterKopfPeering", "tenant-operator") not in single
+    assert single[("Deployment", "tenant-operator")]["spec"]["strategy"]["type"] == "Recreate"
+
+
+def test_values_are_checked_by_the_schema_and_optional_parts_render(cluster: ClusterHandle) -> None:
+    bad = subprocess.run([cluster.tool("helm"), "template", "t", str(CHART), "--set", "replicaCount=0"],
+                         env=cluster.env(), capture_output=True, text=True)
+    assert bad.returncode != 0 and "/replicaCount" in bad.stderr
+    typo = subprocess.run([cluster.tool("helm"), "template", "t", str(CHART), "--set", "webhok.port=1"],
+                          env=cluster.env(), capture_output=True, text=True)
+    assert typo.returncode != 0 and "'webhok' not allowed" in typo.stderr
+    kinds = {d["kind"] for d in rendered_documents(
+        cluster, "--set", "metrics.serviceMonitor.enabled=true", "--set", "dashboard.enabled=true",
+        "--set", "notifications.smtpHost=mail.example.com", "--set", "rollouts.prometheusUrl=http://prom:9090")}
+    assert {"ServiceMonitor", "ConfigMap"} <= kinds
+    args = next(d for d in rendered_documents(cluster, "--set", "notifications.smtpHost=mail.example.com")
+                if d["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--smtp-host=mail.example.com" in args

@@ -216,6 +216,10 @@ def test_a_healthy_green_is_promoted_through_weighted_steps(
     assert {c["name"]: c["passed"] for c in status["checks"]} == {"availability": True, "smoke": True}
     for reason in ("RolloutStarted", "TrafficShifted", "TrafficSwitched", "RolloutCompleted"):
         wait_for_event(cluster, "UpdateRollout", "web-1-1-0", reason, namespace=shop)
+    metrics = operator.metrics()
+    for step in ("Validation", "TrafficSwitch-10", "TrafficSwitch-50", "TrafficSwitch-100", "Monitoring"):
+        assert f'tenant_operator_rollout_step_duration_seconds_count{{step="{step}"}}' in metrics
+    assert 'tenant_operator_rollouts{phase="Completed"}' in metrics
     api = get_json(cluster, "deployment", "api", "-n", shop)
     assert api["metadata"]["generation"] == 1 and api["spec"]["replicas"] == 1
     assert "pod-template-hash" not in get_json(cluster, "service", "api", "-n", shop)["spec"]["selector"]
@@ -293,10 +297,15 @@ def test_an_unavailable_green_rolls_back_to_blue(cluster: ClusterHandle, operato
 def test_a_manual_abort_from_the_plugin_sends_traffic_back_to_blue(
     cluster: ClusterHandle, operator: OperatorProcess, shop: str
 ) -> None:
-    apply(cluster, rollout(shop, "web-5-0-0", "5.0.0", monitoringSeconds=300))
+    template = {"metadata": {"labels": {"app": "web"}},  # a pod template of its own instead of blue's
+                "spec": {"containers": [{"name": "web", "image": "x", "env": [{"name": "MODE", "value": "v5"}]}]}}
+    apply(cluster, rollout(shop, "web-5-0-0", "5.0.0", monitoringSeconds=300, template=template))
     eventually(lambda: phase(cluster, shop, "web-5-0-0") == "Monitoring", timeout=90, what="traffic on green")
     status = status_of(cluster, shop, "web-5-0-0")
     assert selected_hash(cluster, shop) == status["greenHash"]
+    container = get_json(cluster, "deployment", status["greenDeployment"], "-n", shop)["spec"]["template"]["spec"][
+        "containers"][0]
+    assert container["env"] == [{"name": "MODE", "value": "v5"}] and container["image"] == "example.invalid/web:5.0.0"
     code, output = run_kubectl_tenant(cluster, "rollout", "abort", "web-5-0-0", "-n", shop)
     assert code == 0 and "aborted" in output, output
     eventually(lambda: phase(cluster, shop, "web-5-0-0") == "RolledBack", timeout=30, what="abort")

@@ -152,3 +152,14 @@ def test_the_live_deployment_is_the_newest_with_replicas() -> None:
     current = deployment("web-1-1-0-ab12c", 3, "2026-11-20T00:00:00Z")
     assert live_deployment([old, current])["metadata"]["name"] == "web-1-1-0-ab12c"
     assert live_deployment([old]) is None
+
+
+def test_a_pod_template_in_the_rollout_replaces_blues_but_keeps_its_selector_labels() -> None:
+    template = {"metadata": {"labels": {"tier": "web"}},
+                "spec": {"containers": [{"name": "web", "image": "old", "env": [{"name": "MODE", "value": "v2"}]}]}}
+    green = green_deployment(BLUE, spec(template=template), "web-2", "u", {})
+    labels = green["spec"]["template"]["metadata"]["labels"]
+    assert labels["app"] == "web" and labels["tier"] == "web"
+    container = green["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "web:1.2.0" and container["env"] == [{"name": "MODE", "value": "v2"}]
+    assert template["spec"]["containers"][0]["image"] == "old"  # the spec itself untouched

@@ -26,3 +26,26 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- default "default" .Values.serviceAccount.name -}}
 {{- end -}}
 {{- end -}}
+
+{{- define "tenant-operator.webhookHost" -}}
+{{- printf "%s-webhook.%s.svc" (include "tenant-operator.fullname" .) .Release.Namespace -}}
+{{- end -}}
+
+{{/*
+The webhook's certificate: self-signed for the Service's DNS names, so it is its own CA (kopf puts it in the
+webhook configurations' caBundle). Kept across upgrades: an existing Secret is reused.
+*/}}
+{{- define "tenant-operator.webhookCertificate" -}}
+{{- $name := printf "%s-webhook-tls" (include "tenant-operator.fullname" .) -}}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace $name -}}
+{{- if and $existing $existing.data -}}
+tls.crt: {{ index $existing.data "tls.crt" }}
+tls.key: {{ index $existing.data "tls.key" }}
+{{- else -}}
+{{- $service := printf "%s-webhook" (include "tenant-operator.fullname" .) -}}
+{{- $names := list $service (printf "%s.%s" $service .Release.Namespace) (include "tenant-operator.webhookHost" .) -}}
+{{- $cert := genSelfSignedCert (include "tenant-operator.webhookHost" .) nil $names (int .Values.webhook.certificateDays) -}}
+tls.crt: {{ $cert.Cert | b64enc }}
+tls.key: {{ $cert.Key | b64enc }}
+{{- end -}}
+{{- end -}}

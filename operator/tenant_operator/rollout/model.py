@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -105,6 +105,11 @@ class UpdateRolloutSpec(SpecModel):
                                        "green copies; default: the product's Deployment (labelled tenancy.io/product) "
                                        "with replicas.")
     image: str = Field(min_length=1, max_length=512, description="Image of the new version.")
+    template: dict[str, Any] | None = Field(
+        default=None, json_schema_extra={"x-kubernetes-preserve-unknown-fields": True, "type": "object"},
+        description="Pod template of green (a Deployment's spec.template); default: blue's, copied. The image goes "
+                    "into the named container either way.",
+    )
     container: Name | None = Field(default=None, description="Container that gets the image; default: the first.")
     podLabels: dict[str, Annotated[str, StringConstraints(max_length=63)]] = Field(
         default_factory=dict, max_length=16, description="Extra labels on green's pods."

@@ -32,8 +32,14 @@ def live_deployment(candidates: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 def green_deployment(blue: dict[str, Any], spec: UpdateRolloutSpec, rollout: str, uid: str,
                      owner: dict[str, Any]) -> dict:
-    """Blue's pod template with the new image, version and labels; replicas as blue's."""
-    template = copy.deepcopy(blue["spec"]["template"])
+    """The rollout's pod template (default: blue's) with the new image, version and labels; replicas as blue's.
+
+    Blue's selector labels are kept on the template, so the Services that select the product select green too.
+    """
+    template = copy.deepcopy(spec.template or blue["spec"]["template"])
+    template.setdefault("metadata", {})
+    template["metadata"]["labels"] = {**template["metadata"].get("labels", {}),
+                                      **blue["spec"]["selector"].get("matchLabels", {})}
     labels = {**template["metadata"].get("labels", {}), VERSION_LABEL: spec.version, ROLLOUT_LABEL: rollout,
               LABEL_PRODUCT: spec.product, **spec.podLabels}
     template["metadata"]["labels"] = labels
