@@ -143,6 +143,24 @@ async def delete(api_version: str, kind: str, name: str, namespace: str | None =
     return True
 
 
+async def own_username() -> str | None:
+    """Who the caller is to the apiserver (SelfSubjectReview: every authenticated user may ask), or None."""
+    try:
+        review = await create({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"})
+    except Exception:  # noqa: BLE001  (an older apiserver or no permission: callers do without)
+        return None
+    return str(((review.get("status") or {}).get("userInfo") or {}).get("username") or "") or None
+
+
+async def own_subject() -> dict[str, str] | None:
+    """The caller as an RBAC subject, or None."""
+    username = await own_username() or ""
+    if username.startswith("system:serviceaccount:"):
+        namespace, _, name = username.removeprefix("system:serviceaccount:").partition(":")
+        return {"kind": "ServiceAccount", "name": name, "namespace": namespace}
+    return {"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": username} if username else None
+
+
 async def _limited(call: Awaitable[Any]) -> Any:
     async with _api_slots:
         return await call

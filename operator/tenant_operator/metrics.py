@@ -6,7 +6,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from prometheus_client import Counter, Histogram
+from collections import Counter as Tally
+
+from prometheus_client import REGISTRY, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 RECONCILE_TOTAL = Counter(
     "tenant_operator_reconcile_total", "Reconciles handled, by kind and result.", ["kind", "result"]
@@ -37,3 +41,33 @@ DATABASE_PROVISION_SECONDS = Histogram(
 DATABASE_FAILURES = Counter(
     "tenant_operator_database_failures_total", "Database provisioning failures, by reason.", ["reason"]
 )
+
+
+class ObjectTally(Collector):
+    """A gauge of objects by some of their fields (e.g. phase), counted from the watch stream's latest view of
+    each object: no list, no timer."""
+
+    def __init__(self, name: str, documentation: str, labels: tuple[str, ...]) -> None:
+        self.name, self.documentation, self.labels = name, documentation, labels
+        self.objects: dict[str, tuple[str, ...]] = {}
+
+    def seen(self, uid: str, *values: str | None) -> None:
+        self.objects[uid] = tuple(value or "" for value in values)
+
+    def gone(self, uid: str) -> None:
+        self.objects.pop(uid, None)
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(self.name, self.documentation, labels=list(self.labels))
+        for values, count in sorted(Tally(self.objects.values()).items()):
+            family.add_metric(list(values), count)
+        yield family
+
+
+def registered_tally(name: str, documentation: str, *labels: str) -> ObjectTally:
+    tally = ObjectTally(name, documentation, labels)
+    REGISTRY.register(tally)
+    return tally
+
+
+TENANTS = registered_tally("tenant_operator_tenants", "Tenants by phase and plan.", "phase", "plan")

@@ -45,6 +45,16 @@ NOTIFICATIONS = NotificationOptions()
 
 
 @dataclass
+class IdentityOptions:
+    """Who the operator is to the apiserver (SelfSubjectReview at start-up), as an RBAC subject."""
+
+    subject: dict[str, str] | None = None
+
+
+IDENTITY = IdentityOptions()
+
+
+@dataclass
 class RolloutOptions:
     """Defaults for UpdateRollout checks."""
 

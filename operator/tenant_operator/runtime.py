@@ -11,7 +11,7 @@ from . import kube
 from .api import FINALIZER, GROUP, KOPF_PREFIX
 from .certificates import ensure_certificate
 from .clock import CLOCK  # noqa: F401  (set by the CLI)
-from .options import DATABASE, NOTIFICATIONS, PEERING, ROLLOUTS, WEBHOOK, WebhookOptions  # noqa: F401  (set by the CLI)
+from .options import IDENTITY, DATABASE, NOTIFICATIONS, PEERING, ROLLOUTS, WEBHOOK, WebhookOptions  # noqa: F401  (set by the CLI)
 from .fleet import handlers as fleet_handlers  # noqa: F401  (registers them)
 from .iprestriction import handlers as ip_restriction_handlers  # noqa: F401  (registers them)
 from .rollout import handlers as rollout_handlers  # noqa: F401  (registers them)
@@ -50,6 +50,7 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     if WEBHOOK.port:
         configure_webhook(settings, WEBHOOK)
     await kube.connect()
+    IDENTITY.subject = await kube.own_subject()
 
 
 @kopf.on.cleanup()

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.cluster.gateway_api import gateway_api_crd_files
 from tests.cluster.localcluster import free_port
@@ -28,10 +29,81 @@ REPO = Path(__file__).resolve().parents[2]
 DATABASE_NAMESPACE = "tenant-operator-system"
 DATABASE_SERVER_SECRET = "postgres"
 
+# The operator runs as the chart's ServiceAccount, with the chart's RBAC, so the suite proves that RBAC is enough.
+# Rendered under its own release name: test_chart.py installs and uninstalls the `tenant-operator` release in the
+# same namespace, and its `helm uninstall` must not take these objects away.
+CHART = REPO / "charts" / "tenant-operator"
+OPERATOR_NAMESPACE = DATABASE_NAMESPACE
+OPERATOR_RELEASE = "tenant-operator-e2e"
+OPERATOR_SERVICE_ACCOUNT = OPERATOR_RELEASE  # the chart's fullname: the release name already holds the chart's
+OPERATOR_USER = f"system:serviceaccount:{OPERATOR_NAMESPACE}:{OPERATOR_SERVICE_ACCOUNT}"
+RBAC_KINDS = ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
+_operator_kubeconfigs: dict[Path, Path] = {}  # admin kubeconfig -> the ServiceAccount's
+
+
+def chart_rbac(cluster: ClusterHandle) -> list[dict]:
+    """The chart's ServiceAccount, (Cluster)Roles and bindings, rendered by the real helm."""
+    rendered = subprocess.run(
+        [cluster.tool("helm"), "template", OPERATOR_RELEASE, str(CHART), "--namespace", OPERATOR_NAMESPACE],
+        env=cluster.env(), capture_output=True, text=True,
+    )
+    if rendered.returncode != 0:
+        raise AssertionError(f"helm template failed:\n{rendered.stderr}")
+    return [doc for doc in yaml.safe_load_all(rendered.stdout) if doc and doc.get("kind") in RBAC_KINDS]
+
+
+def install_chart_rbac(cluster: ClusterHandle) -> list[dict]:
+    objects = chart_rbac(cluster)
+    cluster.kubectl("create", "namespace", OPERATOR_NAMESPACE, check=False)  # present already is fine
+    cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input_text=yaml.safe_dump_all(objects))
+    return objects
+
+
+def service_account_kubeconfig(cluster: ClusterHandle, token: str, path: Path) -> Path:
+    """The admin kubeconfig's server and CA, with the ServiceAccount's token as the user."""
+    admin = yaml.safe_load(cluster.kubeconfig.read_text())
+    context_name = admin.get("current-context") or admin["contexts"][0]["name"]
+    context = next(c["context"] for c in admin["contexts"] if c["name"] == context_name)
+    server = dict(next(c["cluster"] for c in admin["clusters"] if c["name"] == context["cluster"]))
+    authority = server.get("certificate-authority")
+    if authority and not Path(authority).is_absolute():
+        server["certificate-authority"] = str((cluster.kubeconfig.parent / authority).resolve())
+    user = OPERATOR_USER
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "cluster", "cluster": server}],
+        "users": [{"name": user, "user": {"token": token}}],
+        "contexts": [{"name": "operator", "context": {"cluster": "cluster", "user": user}}],
+        "current-context": "operator",
+    }))
+    path.chmod(0o600)
+    return path
+
+
+def operator_kubeconfig(cluster: ClusterHandle) -> Path:
+    """The kubeconfig every OperatorProcess runs with: the chart's ServiceAccount, its RBAC installed once."""
+    if cluster.kubeconfig not in _operator_kubeconfigs:
+        install_chart_rbac(cluster)
+        token = cluster.kubectl(
+            "create", "token", OPERATOR_SERVICE_ACCOUNT, "-n", OPERATOR_NAMESPACE, "--duration=24h"
+        ).stdout.strip()
+        folder = Path(tempfile.mkdtemp(prefix="tenant-operator-sa-"))
+        _operator_kubeconfigs[cluster.kubeconfig] = service_account_kubeconfig(cluster, token, folder / "kubeconfig")
+    return _operator_kubeconfigs[cluster.kubeconfig]
+
+
+def forget_operator_kubeconfig(cluster: ClusterHandle) -> None:
+    path = _operator_kubeconfigs.pop(cluster.kubeconfig, None)
+    if path is not None:
+        shutil.rmtree(path.parent, ignore_errors=True)
+
 
 class OperatorProcess:
-    def __init__(self, cluster: ClusterHandle, log_path: Path, smtp_port: int = 0) -> None:
+    def __init__(self, cluster: ClusterHandle, log_path: Path, smtp_port: int = 0,
+                 extra_args: tuple[str, ...] = ()) -> None:
         self.cluster = cluster
+        self.extra_args = extra_args
         self.smtp_port = smtp_port
         self.log_path = log_path
         self.process: subprocess.Popen | None = None
@@ -39,6 +111,8 @@ class OperatorProcess:
         self.metrics_port = 0
         self.archive_dir = log_path.parent / "archives"
         self.clock_file = log_path.parent / "clock"  # absent: real time
+        # Not the admin's: the chart's ServiceAccount (tests keep the admin kubeconfig of cluster.env()).
+        self.kubeconfig = operator_kubeconfig(cluster)
 
     def set_clock(self, instant: datetime) -> None:
         """The operator's calendar (windows, schedules) reads `instant` now and runs on from it."""
@@ -67,8 +141,9 @@ class OperatorProcess:
                 "--smtp-port", str(self.smtp_port),
                 "--clock-file", str(self.clock_file),
                 "--json-logs",
+                *self.extra_args,
             ],
-            env=self.cluster.env(),
+            env={**self.cluster.env(), "KUBECONFIG": str(self.kubeconfig)},
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=REPO,
@@ -113,12 +188,14 @@ def crds_installed(cluster: ClusterHandle) -> ClusterHandle:
 def operator(
     crds_installed: ClusterHandle, tmp_path_factory: pytest.TempPathFactory, smtp_server: MailSink
 ) -> Iterator[OperatorProcess]:
+    operator_kubeconfig(crds_installed)  # the chart's ServiceAccount and RBAC, applied for real, once
     process = OperatorProcess(crds_installed, tmp_path_factory.mktemp("operator") / "operator.log", smtp_server.port)
     process.start()
     try:
         yield process
     finally:
         process.stop()
+        forget_operator_kubeconfig(crds_installed)
         if os.environ.get("TENANT_OPERATOR_SHOW_LOGS"):
             print(process.logs()[-20000:])
 

@@ -41,6 +41,22 @@ def quota_hard(cluster: ClusterHandle, namespace: str) -> dict[str, str]:
     return get_json(cluster, "resourcequota", "tenant-quota", "-n", namespace)["spec"]["hard"]
 
 
+def resource_versions_of_examples(cluster: ClusterHandle) -> dict[str, str]:
+    items = json.loads(cluster.kubectl("get", "-f", str(EXAMPLES), "-o", "json").stdout)["items"]
+    return {f"{item['kind']}/{item['metadata']['name']}": item["metadata"]["resourceVersion"] for item in items}
+
+
+def server_side_apply_twice_changes_nothing(cluster: ClusterHandle) -> None:
+    """As a GitOps tool syncs: the second server-side apply of the same manifests writes nothing, and the
+    operator, which never writes spec, does not answer the first one with writes of its own."""
+    cluster.kubectl("apply", "--server-side", "--field-manager=gitops", "-f", str(EXAMPLES))
+    time.sleep(3)
+    before = resource_versions_of_examples(cluster)
+    cluster.kubectl("apply", "--server-side", "--field-manager=gitops", "-f", str(EXAMPLES))
+    time.sleep(2)
+    assert resource_versions_of_examples(cluster) == before
+
+
 def test_every_example_is_accepted_and_becomes_ready(
     cluster: ClusterHandle, operator: OperatorProcess, database_server: PostgresServer
 ) -> None:
@@ -66,6 +82,10 @@ def test_every_example_is_accepted_and_becomes_ready(
         umbrella = get_json(cluster, "namespace", "umbrella-research")["metadata"]["labels"]
         assert umbrella["pod-security.kubernetes.io/enforce"] == "restricted"
         assert config_data(cluster, "wayne")["features.ai_verification"] == "true"
+        server_side_apply_twice_changes_nothing(cluster)
+        metrics = operator.metrics()
+        assert 'tenant_operator_tenants{phase="Active",plan="enterprise"}' in metrics
+        assert 'tenant_operator_reconcile_total{kind="Tenant",result="success"}' in metrics
     finally:
         cluster.kubectl("patch", "tenant", "umbrella", "--type=merge", "-p", '{"spec":{"preventDeletion":false}}')
         for name in ("acme", "globex", "umbrella", "wayne"):

@@ -65,16 +65,17 @@ def test_only_the_latest_due_notice_goes_out_and_each_only_once() -> None:
 
 
 def test_the_inventory_ignores_standbys_and_greens_under_test() -> None:
-    from tenant_operator.versions.build import DeployedProduct, RolloutRecord, build_inventory, live_products
+    from tenant_operator.rollout.gates import IndexedRollout
+    from tenant_operator.versions.build import DeployedProduct, build_inventory, live_products
 
     blue = DeployedProduct("acme", "shop", "shop", "1.5.0", 2, "2027-01-01T00:00:00Z")
     green = DeployedProduct("acme", "shop-2-0-0-ab12c", "shop", "2.0.0", 2, "2027-02-01T00:00:00Z", True)
     assert live_products([blue, green]) == [blue]
     promoted = green._replace(in_rollout=False)
     assert live_products([blue._replace(replicas=0), promoted]) == [promoted]
-    rollouts = [RolloutRecord("acme", "r1", "shop", "2.0.0", "1.5.0", "Completed", "2027-02-01T00:10:00Z"),
-                RolloutRecord("acme", "r0", "shop", "1.9.0", "1.5.0", "RolledBack", "2027-01-20T00:10:00Z"),
-                RolloutRecord("acme", "r2", "api", "3.0.0", None, "Pending", None)]
+    rollouts = [IndexedRollout("acme", "r1", "shop", "", "Completed", "2.0.0", "1.5.0", "2027-02-01T00:10:00Z"),
+                IndexedRollout("acme", "r0", "shop", "", "RolledBack", "1.9.0", "1.5.0", "2027-01-20T00:10:00Z"),
+                IndexedRollout("acme", "r2", "api", "", "Pending", "3.0.0")]
     inventory = build_inventory("acme", [promoted], rollouts, [], date(2027, 2, 2))
     assert [h.rollout for h in inventory.updateHistory] == ["acme/r1", "acme/r0"]
     assert inventory.updateSuccessRate == 0.5 and inventory.pendingUpdates[0].rollout == "acme/r2"

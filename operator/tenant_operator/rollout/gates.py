@@ -19,17 +19,23 @@ from .model import FINISHED_PHASES, STARTED_PHASES
 
 
 class IndexedRollout(NamedTuple):
+    """What the operator's index keeps of each UpdateRollout: enough for queues and for the version inventory."""
+
     namespace: str
     name: str
     product: str
     created: str
     phase: str
+    version: str = ""
+    from_version: str | None = None
+    finished_at: str | None = None
 
 
 def index_entry(namespace: str, name: str, spec: Mapping[str, Any], status: Mapping[str, Any],
                 meta: Mapping[str, Any]) -> IndexedRollout:
     return IndexedRollout(namespace, name, str(spec.get("product", "")), str(meta.get("creationTimestamp", "")),
-                          str(status.get("phase") or "Pending"))
+                          str(status.get("phase") or "Pending"), str(spec.get("version", "")),
+                          status.get("blueVersion"), status.get("finishedAt"))
 
 
 @dataclass(frozen=True)

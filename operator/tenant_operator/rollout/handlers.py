@@ -28,7 +28,7 @@ def tally_phase(type: str, uid: str, status: kopf.Status, **_: Any) -> None:
     if type == "DELETED":
         metrics.PHASES.gone(uid)
     else:
-        metrics.PHASES.seen(uid, status.get("phase"))
+        metrics.PHASES.seen(uid, status.get("phase") or "Pending")
 
 
 # The daemon ends itself once the phase is finished; the backoff lets it finish its last writes before kopf

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections import Counter as Tally
-from collections.abc import Iterator
+from prometheus_client import Counter, Histogram
 
-from prometheus_client import REGISTRY, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
+from ..metrics import registered_tally
 
 ROLLBACKS = Counter("tenant_operator_rollbacks_total", "Rollouts rolled back, by cause (availability, http, "
                     "prometheus, abort, configuration).", ["cause"])
@@ -29,24 +26,4 @@ def record_rollback(cause: str, latency: float | None) -> None:
         ROLLBACK_LATENCY.observe(max(0.0, latency))
 
 
-class RolloutPhases(Collector):
-    """tenant_operator_rollouts{phase}: counted from the watch stream's latest view of every rollout."""
-
-    def __init__(self) -> None:
-        self.phases: dict[str, str] = {}
-
-    def seen(self, uid: str, phase: str | None) -> None:
-        self.phases[uid] = phase or "Pending"
-
-    def gone(self, uid: str) -> None:
-        self.phases.pop(uid, None)
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        family = GaugeMetricFamily("tenant_operator_rollouts", "UpdateRollouts by phase.", labels=["phase"])
-        for phase, count in sorted(Tally(self.phases.values()).items()):
-            family.add_metric([phase], count)
-        yield family
-
-
-PHASES = RolloutPhases()
-REGISTRY.register(PHASES)
+PHASES = registered_tally("tenant_operator_rollouts", "UpdateRollouts by phase.", "phase")

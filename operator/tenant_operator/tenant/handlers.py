@@ -22,7 +22,8 @@ from ..api import (
 )
 from ..audit import audit
 from ..conditions import set_condition
-from ..metrics import track_reconcile
+from ..metrics import TENANTS, track_reconcile
+from ..options import IDENTITY
 from ..database.provision import DatabaseError
 from ..iprestriction.handlers import follow_tenant_namespaces
 from ..securitypolicy.handlers import load_policy
@@ -186,7 +187,7 @@ async def reconcile_tenant(
         tenant_spec = read_spec(spec)
         report = Report(dict(status), int(meta.get("generation") or 0))
         policy = await security_policy_of(tenant_spec, report, patch, slug)
-        state = render.desired_state(slug, uid, tenant_spec, policy)
+        state = render.desired_state(slug, uid, tenant_spec, policy, IDENTITY.subject)
         names = state.namespace_names
         if not status.get("phase"):
             await announce_phase(name, report, "Provisioning", f"provisioning {len(names)} namespace(s)")
@@ -352,6 +353,14 @@ def announce(
     fields = ", ".join(sorted(after.keys() | before.keys()))
     kopf.info(body, reason="TenantUpdated", message=f"[severity=medium] changed: {fields}{by}")
     audit("TENANT_UPDATED", "medium", slug, actor=actor, changes=changes, removedNamespaces=removed)
+
+
+@kopf.on.event(GROUP, VERSION, "tenants")
+def tally_tenant(type: str, uid: str, spec: kopf.Spec, status: kopf.Status, **_: Any) -> None:
+    if type == "DELETED":
+        TENANTS.gone(uid)
+    else:
+        TENANTS.seen(uid, status.get("phase") or "Provisioning", spec.get("plan", "basic"))
 
 
 @kopf.on.delete(GROUP, VERSION, "tenants")

@@ -33,6 +33,8 @@ WORKLOAD_RESOURCES = [
 OBSERVED_RESOURCES = [("", ["events", "resourcequotas", "limitranges"])]
 
 ROLE_NAMES = {"Admin": "tenant-admin", "Member": "tenant-member", "Viewer": "tenant-viewer"}
+# The operator reads the tenant's webhook HMAC Secret by name; the chart grants no Secret reads in tenant namespaces.
+OPERATOR_SECRETS_ROLE = "tenant-operator-secrets"
 
 
 def _rules(resources: list[tuple[str, list[str]]], verbs: list[str]) -> list[dict[str, Any]]:
@@ -169,6 +171,22 @@ def rbac_objects(namespace: str, slug: str, uid: str, spec: TenantSpec) -> list[
     return objects
 
 
+def operator_secret_access(
+    namespace: str, slug: str, uid: str, spec: TenantSpec, operator: dict[str, str] | None
+) -> list[dict[str, Any]]:
+    """get on exactly the Secrets the operator reads in the primary namespace (the webhook's HMAC key)."""
+    webhook = spec.notifications.webhook if spec.notifications else None
+    if operator is None or webhook is None or not webhook.secretName:
+        return []
+    role = _namespaced("rbac.authorization.k8s.io/v1", "Role", OPERATOR_SECRETS_ROLE, namespace, slug, uid)
+    role["rules"] = [{"apiGroups": [""], "resources": ["secrets"], "resourceNames": [webhook.secretName],
+                      "verbs": ["get"]}]
+    binding = _namespaced("rbac.authorization.k8s.io/v1", "RoleBinding", OPERATOR_SECRETS_ROLE, namespace, slug, uid)
+    binding["roleRef"] = {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": OPERATOR_SECRETS_ROLE}
+    binding["subjects"] = [operator]
+    return [role, binding]
+
+
 def merged_additional_bindings(spec: TenantSpec) -> list[dict[str, Any]]:
     """One RoleBinding per ClusterRole, with the subjects of every entry naming it."""
     merged: dict[str, list[dict[str, str]]] = {}
@@ -241,7 +259,10 @@ def settings_objects(namespace: str, slug: str, uid: str, spec: TenantSpec, conf
     return [config_map, security]
 
 
-def desired_state(slug: str, uid: str, spec: TenantSpec, policy: SecuritySettings | None = None) -> DesiredState:
+def desired_state(
+    slug: str, uid: str, spec: TenantSpec, policy: SecuritySettings | None = None,
+    operator: dict[str, str] | None = None,
+) -> DesiredState:
     config = effective_config(spec, policy)
     names = namespace_names(slug, spec)
     state = DesiredState(
@@ -251,6 +272,7 @@ def desired_state(slug: str, uid: str, spec: TenantSpec, policy: SecuritySetting
             for index, name in enumerate(names)
         ],
     )
+    state.rbac += operator_secret_access(names[0], slug, uid, spec, operator)
     for namespace in names:
         state.rbac += rbac_objects(namespace, slug, uid, spec)
         state.quota += quota_objects(namespace, slug, uid, spec, config)

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any, NamedTuple
 
+from ..rollout.gates import IndexedRollout
 from .compliance import Verdict, judge
 from .inventory import PendingUpdate, ProductVersion, UpdateRecord, VersionInventory
 from .model import VersionPolicySpec
@@ -24,16 +25,6 @@ class DeployedProduct(NamedTuple):
     created: str
     in_rollout: bool = False  # a green Deployment its UpdateRollout still owns: not live yet
     selector: tuple[tuple[str, str], ...] = ()  # the Deployment's matchLabels
-
-
-class RolloutRecord(NamedTuple):
-    namespace: str
-    name: str
-    product: str
-    version: str
-    from_version: str | None
-    phase: str
-    finished_at: str | None
 
 
 class Policy(NamedTuple):
@@ -78,7 +69,7 @@ def product_entry(deployment: DeployedProduct, verdict: Verdict, policy: str | N
     )
 
 
-def build_inventory(tenant: str, deployments: list[DeployedProduct], rollouts: list[RolloutRecord],
+def build_inventory(tenant: str, deployments: list[DeployedProduct], rollouts: list[IndexedRollout],
                     policies: list[Policy], today: date) -> VersionInventory:
     products = [product_entry(d, *judge_all(policies, tenant, d.product, d.version, today))
                 for d in live_products(deployments)]

@@ -27,7 +27,7 @@ from .compliance import end_of_life, extension_request, judge, notice_schedule, 
 from .model import VersionPolicySpec
 
 POLICY_TICK_SECONDS = 30.0
-kopf_logger = logging.getLogger("tenant_operator.versions")
+logger = logging.getLogger("tenant_operator.versions")
 FORCED_LABEL = f"{GROUP}/forced-by"
 
 
@@ -42,14 +42,6 @@ def product_deployments(namespace: str, name: str, labels: kopf.Labels, spec: ko
     return {namespace: build.DeployedProduct(namespace, name, labels[LABEL_PRODUCT], version,
                                              int(spec.get("replicas", 1)), str(meta.get("creationTimestamp")),
                                              in_rollout, selector)}
-
-
-@kopf.index(GROUP, VERSION, "updaterollouts")
-def rollout_records(namespace: str, name: str, spec: kopf.Spec, status: kopf.Status,
-                    **_: Any) -> dict[str, build.RolloutRecord]:
-    return {namespace: build.RolloutRecord(namespace, name, str(spec.get("product")), str(spec.get("version")),
-                                           status.get("blueVersion"), str(status.get("phase") or "Pending"),
-                                           status.get("finishedAt"))}
 
 
 @kopf.index(GROUP, VERSION, "versionpolicies")
@@ -111,7 +103,7 @@ class InventoryWriter:
             namespaces, current = record
             inventory = build.build_inventory(
                 tenant, build.gather(indexes["product_deployments"], namespaces),
-                build.gather(indexes["rollout_records"], namespaces), all_policies(indexes["policies_by_product"]),
+                build.gather(indexes["rollouts_by_namespace"], namespaces), all_policies(indexes["policies_by_product"]),
                 today,
             ).model_dump(mode="json", exclude=build.NOTICE_FIELDS)  # the notices keep those; null would erase them
             metrics.COMPLIANCE.record(tenant, inventory["products"], today)
@@ -131,7 +123,7 @@ async def refresh_inventory(tenant: str, indexes: dict[str, Mapping[str, Any]], 
 
 
 def indexes_of(kwargs: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    return {name: kwargs[name] for name in ("tenant_versions", "product_deployments", "rollout_records",
+    return {name: kwargs[name] for name in ("tenant_versions", "product_deployments", "rollouts_by_namespace",
                                             "policies_by_product", "tenant_of_namespace", "extension_requests")}
 
 
@@ -272,7 +264,7 @@ async def force_upgrade(name: str, spec: VersionPolicySpec, tenant: str, deploym
     if judge(spec, tenant, target, CLOCK.now().date()).compliance != "Compliant":
         return  # the target itself would not comply: nothing sensible to force
     rollout_name = forced_rollout_name(spec.product, target)
-    existing = [r for r in indexes["rollout_records"].get(deployment.namespace, []) if r.name == rollout_name]
+    existing = [r for r in indexes["rollouts_by_namespace"].get(deployment.namespace, []) if r.name == rollout_name]
     if existing:
         return
     rollout = {
@@ -292,10 +284,6 @@ async def force_upgrade(name: str, spec: VersionPolicySpec, tenant: str, deploym
               message=f"[severity=high] {message}")
     audit("FORCED_UPGRADE_SCHEDULED", "high", tenant, product=spec.product, fromVersion=deployment.version,
           toVersion=target, policy=name, rollout=f"{deployment.namespace}/{rollout_name}")
-
-
-def next_wake(spec: VersionPolicySpec, indexes: dict[str, Mapping[str, Any]]) -> float:
-    return CLOCK.wait_cap(POLICY_TICK_SECONDS)
 
 
 REQUESTS_SEEN: set[tuple[str, str, str]] = set()
@@ -339,8 +327,8 @@ async def enforce_version_policy(name: str, spec: kopf.Spec, body: kopf.Body, st
                                           {**status, "conditions": conditions,
                                            "evaluatedAt": CLOCK.now().isoformat(timespec="seconds")})
             last_status = status
-        await stopped.wait(next_wake(policy, indexes))
-    kopf_logger.info("version policy %s: daemon stopped (%s)", name, stopped.reason)
+        await stopped.wait(CLOCK.wait_cap(POLICY_TICK_SECONDS))
+    logger.info("version policy %s: daemon stopped (%s)", name, stopped.reason)
 
 
 # --- admission: no new Deployments of end-of-life versions ----------------------------------------------------
