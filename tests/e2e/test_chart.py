@@ -107,3 +107,14 @@ def test_values_are_checked_by_the_schema_and_optional_parts_render(cluster: Clu
     args = next(d for d in rendered_documents(cluster, "--set", "notifications.smtpHost=mail.example.com")
                 if d["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--smtp-host=mail.example.com" in args
+
+
+def test_cert_manager_issues_the_webhook_certificate_when_the_cluster_has_it(cluster: ClusterHandle) -> None:
+    with_cert_manager = {(d["kind"], d["metadata"]["name"]): d
+                         for d in rendered_documents(cluster, "--api-versions", "cert-manager.io/v1")}
+    certificate = with_cert_manager[("Certificate", "tenant-operator-webhook")]
+    assert certificate["spec"]["secretName"] == "tenant-operator-webhook-tls"
+    assert f"tenant-operator-webhook.{RELEASE_NAMESPACE}.svc" in certificate["spec"]["dnsNames"]
+    assert ("Secret", "tenant-operator-webhook-tls") not in with_cert_manager  # cert-manager writes it
+    without = {(d["kind"], d["metadata"]["name"]) for d in rendered_documents(cluster)}
+    assert ("Secret", "tenant-operator-webhook-tls") in without and ("Certificate", "tenant-operator-webhook") not in without

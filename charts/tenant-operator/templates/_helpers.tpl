@@ -49,3 +49,10 @@ tls.crt: {{ $cert.Cert | b64enc }}
 tls.key: {{ $cert.Key | b64enc }}
 {{- end -}}
 {{- end -}}
+
+{{- define "tenant-operator.useCertManager" -}}
+{{- $mode := .Values.webhook.certManager | toString -}}
+{{- if or (eq $mode "true") (and (eq $mode "auto") (.Capabilities.APIVersions.Has "cert-manager.io/v1")) -}}
+true
+{{- end -}}
+{{- end -}}
