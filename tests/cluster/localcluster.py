@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import socket
+import shutil
 import subprocess
 import sys
 import time
@@ -183,7 +184,10 @@ class LocalCluster:
         return "\n".join(f"--- {log.name}\n{log.read_text()[-3000:]}" for log in sorted(folder.glob("*.log")))
 
     def delete(self) -> None:
+        """Stops the cluster and removes what it kept on disk (each test run names its own cluster)."""
         self.kwokctl("delete", "cluster", check=False)
+        shutil.rmtree(self.workdir / self.name, ignore_errors=True)
+        (self.workdir / f"{self.name}-stages.yaml").unlink(missing_ok=True)
 
 
 def main(argv: list[str] | None = None) -> None:
