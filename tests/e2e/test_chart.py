@@ -118,3 +118,16 @@ def test_cert_manager_issues_the_webhook_certificate_when_the_cluster_has_it(clu
     assert ("Secret", "tenant-operator-webhook-tls") not in with_cert_manager  # cert-manager writes it
     without = {(d["kind"], d["metadata"]["name"]) for d in rendered_documents(cluster)}
     assert ("Secret", "tenant-operator-webhook-tls") in without and ("Certificate", "tenant-operator-webhook") not in without
+
+
+def test_database_servers_from_values_become_the_labelled_secrets_the_operator_reads(cluster: ClusterHandle) -> None:
+    server = ["--set", "database.servers[0].name=postgres", "--set", "database.servers[0].host=pg.example.com",
+              "--set", "database.servers[0].user=tenant_admin", "--set", "database.servers[0].sslmode=require"]
+    secret = next(d for d in rendered_documents(cluster, *server, "--set", "database.servers[0].password=s3cret")
+                  if d["kind"] == "Secret" and d["metadata"]["name"] == "postgres")
+    assert secret["metadata"]["labels"]["tenancy.io/database-server"] == "true"
+    assert secret["stringData"] == {"host": "pg.example.com", "port": "5432", "user": "tenant_admin",
+                                    "password": "s3cret", "sslmode": "require"}
+    missing = subprocess.run([cluster.tool("helm"), "template", "t", str(CHART), *server], env=cluster.env(),
+                             capture_output=True, text=True)
+    assert missing.returncode != 0 and "password" in missing.stderr
