@@ -1,5 +1,8 @@
 """Names shared by every resource kind: API group, labels, field manager."""
 
+from collections.abc import Mapping
+from typing import Any
+
 GROUP = "tenancy.io"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
@@ -16,6 +19,15 @@ LABEL_OWNER_KIND = f"{GROUP}/owner-kind"
 # A workload's product and version (app.kubernetes.io/version), for rollouts and the version inventory.
 LABEL_PRODUCT = f"{GROUP}/product"
 LABEL_VERSION = "app.kubernetes.io/version"
+
+
+def workload_version(labels: Mapping[str, str] | None, spec: Mapping[str, Any]) -> str | None:
+    """A Deployment's version: its own app.kubernetes.io/version label, else its pod template's."""
+    template_labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+    return (labels or {}).get(LABEL_VERSION) or template_labels.get(LABEL_VERSION)
+
+
+ANNOTATION_PROMOTE = f"{GROUP}/promote"  # set by `kubectl tenant rollout promote`: approves a paused rollout
 # Who last changed a resource's spec, stamped at admission (from the request's userInfo) for the audit trail.
 ANNOTATION_ACTOR = f"{GROUP}/last-changed-by"
 

@@ -20,11 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from . import kube
-from .api import API_VERSION, GROUP
+from .api import ANNOTATION_PROMOTE, API_VERSION
 from .rollout.model import FINISHED_PHASES
 from .versions.report import build_report, render_html, render_table
 
-PROMOTE_ANNOTATION = f"{GROUP}/promote"
 BAR_WIDTH = 20
 EXIT_OK, EXIT_ROLLED_BACK, EXIT_TIMEOUT, EXIT_USAGE = 0, 1, 2, 3
 
@@ -136,7 +135,7 @@ async def status_command(args: argparse.Namespace) -> int:
 async def promote_command(args: argparse.Namespace) -> int:
     rollout = await get_rollout(args.name, args.namespace)
     approval = f"{await whoami()} at {datetime.now(UTC).replace(microsecond=0).isoformat()}"
-    await kube.nudge(API_VERSION, "UpdateRollout", args.name, PROMOTE_ANNOTATION, approval, args.namespace)
+    await kube.nudge(API_VERSION, "UpdateRollout", args.name, ANNOTATION_PROMOTE, approval, args.namespace)
     phase = (rollout.get("status") or {}).get("phase")
     note = "" if phase == "Paused" else f" (it is {phase or 'Pending'}; the approval applies when it pauses)"
     print(f"updaterollout {args.namespace}/{args.name} promoted{note}")

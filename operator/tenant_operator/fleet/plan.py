@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..api import LABEL_VERSION
+from ..api import workload_version
 from ..rollout.model import FINISHED_PHASES as ROLLOUT_FINISHED_PHASES
 from ..rollout.render import live_deployment
 from .model import TARGET_FAILED, TARGET_SUCCEEDED, FleetUpdateSpec, TargetStatus, Totals, Wave, WaveProgress
@@ -25,8 +25,7 @@ class Endpoint:
 
 
 def deployment_version(deployment: Mapping[str, Any]) -> str | None:
-    template_labels = ((deployment.get("spec") or {}).get("template") or {}).get("metadata", {}).get("labels") or {}
-    return {**template_labels, **(deployment["metadata"].get("labels") or {})}.get(LABEL_VERSION)
+    return workload_version(deployment["metadata"].get("labels"), deployment.get("spec") or {})
 
 
 def endpoints(deployments: Iterable[Mapping[str, Any]], tenant_of: Mapping[str, str]) -> list[Endpoint]:

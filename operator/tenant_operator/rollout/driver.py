@@ -13,7 +13,7 @@ import aiohttp
 import kopf
 
 from .. import kube
-from ..api import API_VERSION, GROUP, LABEL_PRODUCT
+from ..api import ANNOTATION_PROMOTE, API_VERSION, LABEL_PRODUCT, workload_version
 from ..audit import audit
 from ..clock import CLOCK
 from ..conditions import now_rfc3339, set_condition
@@ -22,7 +22,6 @@ from ..schedule import needs_approval
 from . import checks, gates, metrics, render
 from .model import CHECKED_PHASES, FINISHED_PHASES, TrafficStep, UpdateRolloutSpec
 
-PROMOTE_ANNOTATION = f"{GROUP}/promote"
 PENDING_RECHECK_SECONDS = 5.0
 WINDOW_RECHECK_SECONDS = 30.0
 STATUS_REFRESH_SECONDS = 10.0
@@ -59,12 +58,6 @@ async def newest_replicaset_hash(deployment: dict[str, Any]) -> str | None:
     newest = max(owned, key=lambda rs: int(rs["metadata"].get("annotations", {}).get(
         "deployment.kubernetes.io/revision", "0")))
     return newest["metadata"]["labels"].get(render.HASH_LABEL)
-
-
-def deployment_version(deployment: dict[str, Any]) -> str | None:
-    labels = {**(deployment["spec"]["template"]["metadata"].get("labels") or {}),
-              **(deployment["metadata"].get("labels") or {})}
-    return labels.get(render.VERSION_LABEL)
 
 
 class RolloutDriver:
@@ -263,7 +256,7 @@ class RolloutDriver:
         green = render.green_deployment(blue, self.spec, self.name, self.uid, self.owner())
         await kube.apply(green)
         await self.save(blueDeployment=blue["metadata"]["name"], blueHash=blue_hash, activeHash=blue_hash,
-                        blueVersion=deployment_version(blue), greenDeployment=green["metadata"]["name"])
+                        blueVersion=workload_version(blue["metadata"].get("labels"), blue["spec"]), greenDeployment=green["metadata"]["name"])
         await self.enter("Validation", f"waiting for {green['metadata']['name']} to become available")
 
     async def validate(self) -> None:
@@ -299,7 +292,7 @@ class RolloutDriver:
         return needs_approval(approval, self.state.get("blueVersion"), self.spec.version)
 
     async def paused(self) -> None:
-        approval = (self.body.metadata.get("annotations") or {}).get(PROMOTE_ANNOTATION)
+        approval = (self.body.metadata.get("annotations") or {}).get(ANNOTATION_PROMOTE)
         if approval:
             conditions = set_condition(list(self.state.get("conditions") or []), "Progressing", "True", "Approved",
                                        f"promoted ({approval})", self.generation)

@@ -18,7 +18,7 @@ import kopf
 from kubernetes_asyncio.dynamic.exceptions import ConflictError
 
 from .. import kube
-from ..api import API_VERSION, GROUP, LABEL_PRODUCT, LABEL_VERSION, VERSION
+from ..api import API_VERSION, GROUP, LABEL_PRODUCT, VERSION, workload_version
 from ..audit import audit
 from ..clock import CLOCK
 from ..conditions import set_condition
@@ -35,8 +35,7 @@ FORCED_LABEL = f"{GROUP}/forced-by"
 @kopf.index("apps", "v1", "deployments", labels={LABEL_PRODUCT: kopf.PRESENT})
 def product_deployments(namespace: str, name: str, labels: kopf.Labels, spec: kopf.Spec, meta: kopf.Meta,
                         **_: Any) -> dict[str, build.DeployedProduct]:
-    template_labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
-    version = labels.get(LABEL_VERSION) or template_labels.get(LABEL_VERSION)
+    version = workload_version(labels, spec)
     in_rollout = any(ref.get("kind") == "UpdateRollout" for ref in meta.get("ownerReferences") or [])
     selector = tuple(sorted(((spec.get("selector") or {}).get("matchLabels") or {}).items()))
     return {namespace: build.DeployedProduct(namespace, name, labels[LABEL_PRODUCT], version,
@@ -336,8 +335,7 @@ async def enforce_version_policy(name: str, spec: kopf.Spec, body: kopf.Body, st
                   labels={LABEL_PRODUCT: kopf.PRESENT}, id="end-of-life-versions")
 def refuse_end_of_life_versions(namespace: str, labels: kopf.Labels, spec: kopf.Spec, **kwargs: Any) -> None:
     product = labels.get(LABEL_PRODUCT)
-    template_labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
-    version = labels.get(LABEL_VERSION) or template_labels.get(LABEL_VERSION)
+    version = workload_version(labels, spec)
     tenant = tenant_of(namespace, kwargs["tenant_of_namespace"])
     if not product or not version or not tenant:
         return

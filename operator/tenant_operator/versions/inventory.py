@@ -63,5 +63,3 @@ class VersionInventory(BaseModel):
     noticesSent: dict[str, list[str]] | None = Field(default=None, description="Per product, the version notices "
                                                      "already handled, so none is sent twice.")
 
-
-NOTICES_FIELD = "noticesSent"  # status.versions.noticesSent: {product: [notice keys handled]}, kept by the notices
