@@ -21,6 +21,18 @@ class Condition(BaseModel):
     observedGeneration: int = Field(default=0, ge=0, description="The .metadata.generation the condition was set for.")
 
 
+LAST_HANDLED_FIELD = "lastHandledConfiguration"
+
+
+def last_handled_field() -> Any:
+    """status.lastHandledConfiguration: kopf's diff base, kept in status so it rides on the status report's write."""
+    return Field(
+        default=None,
+        description="The spec (with labels and annotations) the operator last acted on, as JSON: how it tells "
+        "what a change changed. Written by the operator.",
+    )
+
+
 def conditions_field(description: str) -> Any:
     """status.conditions as kubectl, Argo CD and Flux expect it: a list keyed by type."""
     return Field(

@@ -135,7 +135,12 @@ class LocalCluster:
                 arguments += ["--extra-args", f"{component}={key}={value}"]
         return arguments
 
-    def create(self, nodes: int = 2, timeout: float = 180) -> None:
+    @property
+    def audit_log(self) -> Path:
+        return self.workdir / "clusters" / self.name / "logs" / "audit.log"
+
+    def create(self, nodes: int = 2, timeout: float = 180, audit_policy: Path | None = None) -> None:
+        """Starts the control plane; with `audit_policy` the apiserver writes an audit log (audit_log)."""
         versions = read_versions()
         config = self.workdir / f"{self.name}-stages.yaml"
         config.parent.mkdir(parents=True, exist_ok=True)
@@ -154,6 +159,7 @@ class LocalCluster:
             "--etcd-binary", str(self.bin_dir / "etcd"),
             "--wait", f"{int(timeout)}s",
             *self.loopback_arguments(),
+            *(["--kube-audit-policy", str(audit_policy)] if audit_policy else []),
             check=False,
         )
         if result.returncode != 0:

@@ -38,12 +38,12 @@ def needs_daemon(status: Mapping[str, Any], **_: Any) -> bool:
 
 
 @kopf.on.event(GROUP, VERSION, "updaterollouts", labels={FLEET_LABEL: kopf.PRESENT})
-def wake_fleet_of_rollout(labels: kopf.Labels, **_: Any) -> None:
+async def wake_fleet_of_rollout(labels: kopf.Labels, **_: Any) -> None:
     wake(str(labels[FLEET_LABEL]))
 
 
 @kopf.on.event(GROUP, VERSION, "fleetupdates")
-def wake_fleet_on_spec_change(name: str, meta: kopf.Meta, status: kopf.Status, **_: Any) -> None:
+async def wake_fleet_on_spec_change(name: str, meta: kopf.Meta, status: kopf.Status, **_: Any) -> None:
     if meta.get("generation") != status.get("observedGeneration"):
         wake(name)
 

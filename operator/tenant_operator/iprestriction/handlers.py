@@ -21,14 +21,14 @@ NAMESPACES_ANNOTATION = f"{GROUP}/tenant-namespaces"
 
 
 @kopf.on.validate(GROUP, VERSION, "iprestrictions", operations=["CREATE", "UPDATE"], id="validate-ip-restrictions")
-def validate_ip_restrictions(spec: kopf.Spec, **_: Any) -> None:
+async def validate_ip_restrictions(spec: kopf.Spec, **_: Any) -> None:
     result = validate(dict(spec))
     if not result.ok:
         raise kopf.AdmissionError(json.dumps(result.response(), sort_keys=True), code=422)
 
 
 @kopf.index("", "v1", "namespaces", labels={LABEL_TENANT: kopf.PRESENT})
-def tenant_of_namespace(name: str, labels: kopf.Labels, **_: Any) -> dict[str, str]:
+async def tenant_of_namespace(name: str, labels: kopf.Labels, **_: Any) -> dict[str, str]:
     return {name: labels[LABEL_TENANT]}
 
 
@@ -155,7 +155,7 @@ async def lift_ip_restrictions(spec: kopf.Spec, status: kopf.Status, **_: Any) -
 
 
 @kopf.index(GROUP, VERSION, "iprestrictions")
-def ip_restrictions_by_tenant(spec: kopf.Spec, status: kopf.Status, **_: Any) -> dict[str, dict[str, Any]]:
+async def ip_restrictions_by_tenant(spec: kopf.Spec, status: kopf.Status, **_: Any) -> dict[str, dict[str, Any]]:
     return {spec.get("tenantRef", ""): {"spec": dict(spec), "namespaces": list(status.get("namespaces") or [])}}
 
 

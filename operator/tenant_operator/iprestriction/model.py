@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from ..conditions import Condition, conditions_field
+from ..conditions import Condition, conditions_field, last_handled_field
 from ..crdgen import CelRule, CustomResourceKind, PrinterColumn, SpecModel
 
 Entry = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -54,6 +54,7 @@ class IpRestrictionStatus(BaseModel):
     namespaces: list[str] | None = Field(default=None, description="Tenant namespaces with the NetworkPolicy.")
     ingresses: int | None = Field(default=None, description="Ingresses carrying the source-range annotations.")
     conditions: list[Condition] | None = conditions_field("Ready, and NotificationsSent.")
+    lastHandledConfiguration: str | None = last_handled_field()
 
 
 IP_RESTRICTION = CustomResourceKind(

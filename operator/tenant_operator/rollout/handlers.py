@@ -17,14 +17,14 @@ def unfinished(status: kopf.Status, **_: Any) -> bool:
 
 
 @kopf.index(GROUP, VERSION, "updaterollouts")
-def rollouts_by_namespace(
+async def rollouts_by_namespace(
     namespace: str, name: str, spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, **_: Any
 ) -> dict[str, gates.IndexedRollout]:
     return {namespace: gates.index_entry(namespace, name, spec, status, meta)}
 
 
 @kopf.on.event(GROUP, VERSION, "updaterollouts")
-def tally_phase(type: str, uid: str, status: kopf.Status, **_: Any) -> None:
+async def tally_phase(type: str, uid: str, status: kopf.Status, **_: Any) -> None:
     if type == "DELETED":
         metrics.PHASES.gone(uid)
     else:

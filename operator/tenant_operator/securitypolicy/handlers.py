@@ -18,7 +18,7 @@ REVISION_ANNOTATION = f"{GROUP}/security-policy-revision"
 
 
 @kopf.index(GROUP, VERSION, "tenants")
-def tenants_by_security_policy(name: str, spec: kopf.Spec, **_: Any) -> dict[str, str] | None:
+async def tenants_by_security_policy(name: str, spec: kopf.Spec, **_: Any) -> dict[str, str] | None:
     ref = spec.get("securityPolicyRef")
     return {ref: name} if ref else None
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from ..conditions import Condition, conditions_field
+from ..conditions import Condition, conditions_field, last_handled_field
 from ..crdgen import CustomResourceKind, PrinterColumn, SpecModel
 
 PodSecurityLevel = Literal["privileged", "baseline", "restricted"]
@@ -74,6 +74,7 @@ class SecurityPolicyStatus(BaseModel):
     observedGeneration: int | None = Field(default=None, description="The .metadata.generation last handled.")
     tenants: list[str] | None = Field(default=None, description="Tenants that use the policy.")
     conditions: list[Condition] | None = conditions_field("Ready once every tenant using the policy has been told of its last change.")
+    lastHandledConfiguration: str | None = last_handled_field()
 
 
 SECURITY_POLICY = CustomResourceKind(

@@ -91,7 +91,7 @@ MIGRATIONS_REVISION_ANNOTATION = "tenancy.io/migrations-revision"
 
 
 @kopf.index(GROUP, VERSION, "tenants")
-def tenants_by_migrations_config_map(name: str, spec: kopf.Spec, **_: Any) -> dict[tuple[str, str], str] | None:
+async def tenants_by_migrations_config_map(name: str, spec: kopf.Spec, **_: Any) -> dict[tuple[str, str], str] | None:
     tenant_spec = TenantSpec.model_validate(dict(spec))
     if not (database_enabled(tenant_spec) and tenant_spec.database and tenant_spec.database.migrationsConfigMap):
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -42,18 +43,25 @@ class NamespaceConflict(Exception):
     """A namespace the tenant wants exists and belongs to somebody else."""
 
 
-async def ensure_namespace(desired: dict[str, Any], slug: str) -> None:
-    """Creates the namespace, or re-applies it when it is already the tenant's; never adopts another's."""
+async def ensure_namespace(desired: dict[str, Any], slug: str, known: bool) -> None:
+    """Creates the namespace, or re-applies it when it is already the tenant's; never adopts another's.
+
+    A namespace the tenant's status does not list yet is created straight away (one request on the common path);
+    one that exists is checked before it is applied.
+    """
     name = desired["metadata"]["name"]
-    existing = await kube.get("v1", "Namespace", name)
-    if existing is None:
+    if not known:
         try:
             await kube.create(desired)
             return
         except kube.ConflictError:
-            existing = await kube.get("v1", "Namespace", name)
-    labels = ((existing or {}).get("metadata") or {}).get("labels") or {}
-    if existing is None or labels.get(LABEL_TENANT) != slug:
+            pass
+    existing = await kube.get("v1", "Namespace", name)
+    if existing is None:
+        await kube.create(desired)
+        return
+    labels = (existing.get("metadata") or {}).get("labels") or {}
+    if labels.get(LABEL_TENANT) != slug:
         raise NamespaceConflict(name)
     if existing["metadata"].get("deletionTimestamp"):
         raise kopf.TemporaryError(f"namespace {name} is still terminating", delay=5)
@@ -189,19 +197,25 @@ async def reconcile_tenant(
         policy = await security_policy_of(tenant_spec, report, patch, slug)
         state = render.desired_state(slug, uid, tenant_spec, policy, IDENTITY.subject)
         names = state.namespace_names
-        if not status.get("phase"):
-            await announce_phase(name, report, "Provisioning", f"provisioning {len(names)} namespace(s)")
-        await provision_namespaces(state, slug, report, patch, body)
-        removed = await remove_stale_namespaces(slug, tenant_spec, names)
+        await kube.together(
+            announce_phase(name, report, "Provisioning", f"provisioning {len(names)} namespace(s)")
+            if not status.get("phase") else asyncio.sleep(0),
+            provision_namespaces(state, slug, report, patch, body, set(status.get("namespaces") or [])),
+        )
+        first_spec = reason == kopf.Reason.CREATE and meta.get("generation") == 1
+        removed = [] if first_spec else await remove_stale_namespaces(slug, tenant_spec, names)
         await follow_tenant_namespaces(slug, names, ip_restrictions_by_tenant)
 
         try:
-            await apply_area(report, "RBACReady", state.rbac, "RBAC")
-            await apply_area(report, "QuotaReady", state.quota, "quota")
-            await apply_area(report, "NetworkReady", state.network, "network")
-            await kube.gather_limited(kube.apply(obj) for obj in state.settings)
-            await prune(state, slug)
-            await reconcile_database(report, patch, body, slug, uid, tenant_spec, state, meta, dict(status), retry)
+            await kube.together(  # independent of each other once the namespaces exist
+                apply_area(report, "RBACReady", state.rbac, "RBAC"),
+                apply_area(report, "QuotaReady", state.quota, "quota"),
+                apply_area(report, "NetworkReady", state.network, "network"),
+                kube.gather_limited(kube.apply(obj) for obj in state.settings),
+                reconcile_database(report, patch, body, slug, uid, tenant_spec, state, meta, dict(status), retry),
+            )
+            if not first_spec:  # objects of an earlier spec can exist only once the spec has changed
+                await prune(state, slug)
         finally:
             phase = "Suspended" if tenant_spec.status == "suspended" else "Active"
             report.write(patch, slug, names, phase)
@@ -213,12 +227,14 @@ async def reconcile_tenant(
 
 
 async def provision_namespaces(
-    state: render.DesiredState, slug: str, report: Report, patch: kopf.Patch, body: kopf.Body
+    state: render.DesiredState, slug: str, report: Report, patch: kopf.Patch, body: kopf.Body, known: set[str]
 ) -> None:
     """Every namespace exists and is the tenant's, or the tenant reports the conflict and nothing else is applied."""
     names = state.namespace_names
     try:
-        await kube.gather_limited(ensure_namespace(ns, slug) for ns in state.namespaces)
+        await kube.gather_limited(
+            ensure_namespace(ns, slug, ns["metadata"]["name"] in known) for ns in state.namespaces
+        )
     except NamespaceConflict as conflict:
         message = (
             f"namespace {conflict} already exists and is not managed for tenant {slug}; "
@@ -356,7 +372,7 @@ def announce(
 
 
 @kopf.on.event(GROUP, VERSION, "tenants")
-def tally_tenant(type: str, uid: str, spec: kopf.Spec, status: kopf.Status, **_: Any) -> None:
+async def tally_tenant(type: str, uid: str, spec: kopf.Spec, status: kopf.Status, **_: Any) -> None:
     if type == "DELETED":
         TENANTS.gone(uid)
     else:

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from ..conditions import Condition, conditions_field
+from ..conditions import Condition, conditions_field, last_handled_field
 from ..crdgen import CelRule, CustomResourceKind, PrinterColumn, SpecModel
 from ..schedule import UpdatePreferences
 from ..securitypolicy.model import SecuritySettings
@@ -239,6 +239,7 @@ class TenantStatus(BaseModel):
     versions: VersionInventory | None = Field(default=None, description="Products, running versions, compliance, "
                                               "pending updates and update history.")
     conditions: list[Condition] | None = conditions_field("NamespacesReady, RBACReady, QuotaReady, NetworkReady, DatabaseReady and Ready, with reasons.")
+    lastHandledConfiguration: str | None = last_handled_field()
 
 
 def _feature_license_rules() -> tuple[CelRule, ...]:

@@ -33,7 +33,7 @@ FORCED_LABEL = f"{GROUP}/forced-by"
 
 # --- indexes --------------------------------------------------------------------------------------------------
 @kopf.index("apps", "v1", "deployments", labels={LABEL_PRODUCT: kopf.PRESENT})
-def product_deployments(namespace: str, name: str, labels: kopf.Labels, spec: kopf.Spec, meta: kopf.Meta,
+async def product_deployments(namespace: str, name: str, labels: kopf.Labels, spec: kopf.Spec, meta: kopf.Meta,
                         **_: Any) -> dict[str, build.DeployedProduct]:
     version = workload_version(labels, spec)
     in_rollout = any(ref.get("kind") == "UpdateRollout" for ref in meta.get("ownerReferences") or [])
@@ -44,12 +44,12 @@ def product_deployments(namespace: str, name: str, labels: kopf.Labels, spec: ko
 
 
 @kopf.index(GROUP, VERSION, "versionpolicies")
-def policies_by_product(name: str, spec: kopf.Spec, **_: Any) -> dict[str, tuple[str, str]]:
+async def policies_by_product(name: str, spec: kopf.Spec, **_: Any) -> dict[str, tuple[str, str]]:
     return {str(spec.get("product")): (name, json.dumps(dict(spec), sort_keys=True))}
 
 
 @kopf.index(GROUP, VERSION, "tenants")
-def tenant_versions(name: str, status: kopf.Status, **_: Any) -> dict[str, tuple[tuple[str, ...], str]]:
+async def tenant_versions(name: str, status: kopf.Status, **_: Any) -> dict[str, tuple[tuple[str, ...], str]]:
     """Per tenant: its namespaces and its status.versions (as JSON, to compare with what would be written)."""
     return {name: (tuple(status.get("namespaces") or []), json.dumps(status.get("versions") or {}, sort_keys=True))}
 
@@ -58,7 +58,7 @@ EXTENSION_REQUEST_PREFIX = f"{GROUP}/extension-request."
 
 
 @kopf.index(GROUP, VERSION, "tenants")
-def extension_requests(name: str, annotations: kopf.Annotations, **_: Any) -> dict[str, tuple[str, str]] | None:
+async def extension_requests(name: str, annotations: kopf.Annotations, **_: Any) -> dict[str, tuple[str, str]] | None:
     """product -> (tenant, request) for every tenancy.io/extension-request.<product> annotation."""
     found = {key[len(EXTENSION_REQUEST_PREFIX):]: (name, value) for key, value in annotations.items()
              if key.startswith(EXTENSION_REQUEST_PREFIX)}
@@ -333,7 +333,7 @@ async def enforce_version_policy(name: str, spec: kopf.Spec, body: kopf.Body, st
 # --- admission: no new Deployments of end-of-life versions ----------------------------------------------------
 @kopf.on.validate("apps", "v1", "deployments", operations=["CREATE"], ignore_failures=True,
                   labels={LABEL_PRODUCT: kopf.PRESENT}, id="end-of-life-versions")
-def refuse_end_of_life_versions(namespace: str, labels: kopf.Labels, spec: kopf.Spec, **kwargs: Any) -> None:
+async def refuse_end_of_life_versions(namespace: str, labels: kopf.Labels, spec: kopf.Spec, **kwargs: Any) -> None:
     product = labels.get(LABEL_PRODUCT)
     version = workload_version(labels, spec)
     tenant = tenant_of(namespace, kwargs["tenant_of_namespace"])
