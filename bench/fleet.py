@@ -29,6 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from tests.e2e.operator_process import OperatorProcess  # noqa: E402
 from bench.harness import (  # noqa: E402
     DATABASE_NAMESPACE,
     DATABASE_SERVER_SECRET,
@@ -78,6 +79,40 @@ async def create_all(names: list[str], created: dict[str, float], streams: int) 
 
     await asyncio.gather(*(stream() for _ in range(streams)))
     await kube.close()
+
+
+async def restart_check(bench: Bench, operator: OperatorProcess, prefix: str, settle: float = 10) -> dict:
+    """The operator restarted with every tenant Ready: how soon it serves a new tenant, and what it costs."""
+    from tenant_operator import kube
+
+    operator.stop()
+    audit = bench.audit
+    audit.mark()
+    started = time.monotonic()
+    operator.start()
+    live = time.monotonic() - started
+    assert operator.process is not None
+    name = f"{prefix}-after-restart"
+    created = time.monotonic()
+    await kube.create(tenant(name))
+    await kube.close()
+    waiting = await asyncio.create_subprocess_exec(
+        bench.handle.tool("kubectl"), "wait", "--for=condition=Ready", f"tenant/{name}", "--timeout=600s",
+        env=bench.handle.env(), stdout=asyncio.subprocess.DEVNULL,
+    )
+    await waiting.wait()
+    new_tenant_ready = time.monotonic() - created
+    await asyncio.sleep(settle)
+    usage = process_usage(operator.process.pid)
+    requests = audit.requests()
+    return {
+        "seconds_to_live": round(live, 2),
+        "new_tenant_ready_seconds": round(new_tenant_ready, 2),
+        "cpu_seconds_since_start": round(usage.cpu_seconds, 2),
+        "api_requests": sum(requests.values()),
+        "api_requests_by_kind": dict(requests.most_common(8)),
+        "seconds_measured": round(time.monotonic() - started, 1),
+    }
 
 
 def latency(values: list[float]) -> dict[str, float]:
@@ -142,6 +177,7 @@ async def operator_run(
     await asyncio.sleep(idle_seconds)
     idle_to = process_usage(pid)
     idle_requests = audit.requests()
+    restarted = await restart_check(bench, operator, prefix)
     operator.stop()
     values = list(ready.values())
     return {
@@ -166,6 +202,7 @@ async def operator_run(
             "rss_mb": round(idle_to.rss_mb, 1),
             "api_requests": sum(idle_requests.values()),
         },
+        "restart": restarted,
     }
 
 

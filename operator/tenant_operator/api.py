@@ -9,7 +9,10 @@ API_VERSION = f"{GROUP}/{VERSION}"
 
 MANAGER = "tenant-operator"
 FINALIZER = f"{GROUP}/finalizer"
-KOPF_PREFIX = f"operator.{GROUP}"  # kopf's own bookkeeping annotations
+# kopf's own bookkeeping annotations (progress of retried handlers). Under a kopf.* prefix kopf needs no marker
+# annotation of its own, which cost every new object a metadata write; earlier versions used operator.tenancy.io.
+KOPF_PREFIX = f"kopf.{GROUP}"
+LEGACY_KOPF_PREFIX = f"operator.{GROUP}"
 
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 LABEL_TENANT = f"{GROUP}/tenant"

@@ -104,7 +104,9 @@ async def get(api_version: str, kind: str, name: str, namespace: str | None = No
 async def create(obj: dict[str, Any]) -> dict[str, Any]:
     dynamic = await connect()
     resource = await _resource(obj["apiVersion"], obj["kind"])
-    result = await dynamic.create(resource, body=obj, namespace=obj.get("metadata", {}).get("namespace"))
+    result = await dynamic.create(
+        resource, body=obj, namespace=obj.get("metadata", {}).get("namespace"), field_manager=MANAGER
+    )
     return _checked(result)
 
 
@@ -135,7 +137,8 @@ async def merge_patch(
     resource = await _resource(api_version, kind)
     target = getattr(resource, subresource) if subresource else resource
     result = await dynamic.patch(
-        target, body=body, name=name, namespace=namespace, content_type="application/merge-patch+json"
+        target, body=body, name=name, namespace=namespace, content_type="application/merge-patch+json",
+        field_manager=MANAGER,
     )
     return _checked(result)
 

@@ -8,7 +8,7 @@ from typing import Any
 import kopf
 
 from . import kube, webhooks
-from .api import FINALIZER, GROUP, KOPF_PREFIX
+from .api import FINALIZER, GROUP, KOPF_PREFIX, LEGACY_KOPF_PREFIX
 from .conditions import LAST_HANDLED_FIELD
 from .certificates import ensure_certificate
 from .clock import CLOCK  # noqa: F401  (set by the CLI)
@@ -67,7 +67,7 @@ class StatusDiffBase(kopf.StatusDiffBaseStorage):
 
     def __init__(self) -> None:
         super().__init__(field=f"status.{LAST_HANDLED_FIELD}")
-        self.legacy = kopf.AnnotationsDiffBaseStorage(prefix=KOPF_PREFIX, key="last-handled-configuration")
+        self.legacy = kopf.AnnotationsDiffBaseStorage(prefix=LEGACY_KOPF_PREFIX, key="last-handled-configuration")
 
     def build(self, *, body: kopf.Body, extra_fields: Any = None) -> Any:
         return self.legacy.build(body=body, extra_fields=extra_fields)  # without the legacy annotation

@@ -121,7 +121,19 @@ class OperatorProcess:
     def real_clock(self) -> None:
         self.clock_file.unlink(missing_ok=True)
 
-    def start(self, timeout: float = 60) -> None:
+    def start(self, timeout: float = 60, attempts: int = 3) -> None:
+        """Starts the operator; a port taken by another process between free_port() and bind means new ports."""
+        for attempt in range(attempts):
+            logged = len(self.logs())
+            self._spawn()
+            try:
+                self.wait_live(timeout)
+                return
+            except RuntimeError:
+                if attempt + 1 == attempts or "address already in use" not in self.logs()[logged:]:
+                    raise
+
+    def _spawn(self) -> None:
         self.liveness_port, self.metrics_port = free_port(), free_port()
         self.webhook_port = free_port()
         log = self.log_path.open("a")
@@ -148,7 +160,6 @@ class OperatorProcess:
             stderr=subprocess.STDOUT,
             cwd=REPO,
         )
-        self.wait_live(timeout)
 
     def wait_live(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

@@ -33,6 +33,8 @@ from . import database, render
 from .model import TenantSpec
 
 CONFLICT_RETRY_SECONDS = 30
+RECONCILE_CONCURRENCY = 16  # tenants provisioned at once; the others wait their turn (kopf queues their events)
+RECONCILES = asyncio.Semaphore(RECONCILE_CONCURRENCY)
 LABEL_RETAINED_FROM = f"{GROUP}/retained-from"
 PRUNED_KINDS = (("rbac.authorization.k8s.io/v1", "RoleBinding"), ("networking.k8s.io/v1", "NetworkPolicy"))
 SCALABLE_KINDS = (("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"))
@@ -190,40 +192,41 @@ async def reconcile_tenant(
 ) -> None:
     if reason == kopf.Reason.RESUME and already_reconciled(status, meta):
         return  # an operator restart does not re-apply a fleet that is already in shape
-    with track_reconcile("Tenant"):
-        slug = name
-        tenant_spec = read_spec(spec)
-        report = Report(dict(status), int(meta.get("generation") or 0))
-        policy = await security_policy_of(tenant_spec, report, patch, slug)
-        state = render.desired_state(slug, uid, tenant_spec, policy, IDENTITY.subject)
-        names = state.namespace_names
-        await kube.together(
-            announce_phase(name, report, "Provisioning", f"provisioning {len(names)} namespace(s)")
-            if not status.get("phase") else asyncio.sleep(0),
-            provision_namespaces(state, slug, report, patch, body, set(status.get("namespaces") or [])),
-        )
-        first_spec = reason == kopf.Reason.CREATE and meta.get("generation") == 1
-        removed = [] if first_spec else await remove_stale_namespaces(slug, tenant_spec, names)
-        await follow_tenant_namespaces(slug, names, ip_restrictions_by_tenant)
-
-        try:
-            await kube.together(  # independent of each other once the namespaces exist
-                apply_area(report, "RBACReady", state.rbac, "RBAC"),
-                apply_area(report, "QuotaReady", state.quota, "quota"),
-                apply_area(report, "NetworkReady", state.network, "network"),
-                kube.gather_limited(kube.apply(obj) for obj in state.settings),
-                reconcile_database(report, patch, body, slug, uid, tenant_spec, state, meta, dict(status), retry),
+    async with RECONCILES:  # a burst (a restart, a thousand new tenants) finishes tenants in turn, not all late
+        with track_reconcile("Tenant"):
+            slug = name
+            tenant_spec = read_spec(spec)
+            report = Report(dict(status), int(meta.get("generation") or 0))
+            policy = await security_policy_of(tenant_spec, report, patch, slug)
+            state = render.desired_state(slug, uid, tenant_spec, policy, IDENTITY.subject)
+            names = state.namespace_names
+            await kube.together(
+                announce_phase(name, report, "Provisioning", f"provisioning {len(names)} namespace(s)")
+                if not status.get("phase") else asyncio.sleep(0),
+                provision_namespaces(state, slug, report, patch, body, set(status.get("namespaces") or [])),
             )
-            if not first_spec:  # objects of an earlier spec can exist only once the spec has changed
-                await prune(state, slug)
-        finally:
-            phase = "Suspended" if tenant_spec.status == "suspended" else "Active"
-            report.write(patch, slug, names, phase)
+            first_spec = reason == kopf.Reason.CREATE and meta.get("generation") == 1
+            removed = [] if first_spec else await remove_stale_namespaces(slug, tenant_spec, names)
+            await follow_tenant_namespaces(slug, names, ip_restrictions_by_tenant)
 
-        was_suspended = (status or {}).get("phase") == "Suspended"
-        if tenant_spec.status == "suspended" or was_suspended:
-            await scale_workloads(names, suspend=tenant_spec.status == "suspended")
-        announce(reason, body, slug, tenant_spec, old, new, removed)
+            try:
+                await kube.together(  # independent of each other once the namespaces exist
+                    apply_area(report, "RBACReady", state.rbac, "RBAC"),
+                    apply_area(report, "QuotaReady", state.quota, "quota"),
+                    apply_area(report, "NetworkReady", state.network, "network"),
+                    kube.gather_limited(kube.apply(obj) for obj in state.settings),
+                    reconcile_database(report, patch, body, slug, uid, tenant_spec, state, meta, dict(status), retry),
+                )
+                if not first_spec:  # objects of an earlier spec can exist only once the spec has changed
+                    await prune(state, slug)
+            finally:
+                phase = "Suspended" if tenant_spec.status == "suspended" else "Active"
+                report.write(patch, slug, names, phase)
+
+            was_suspended = (status or {}).get("phase") == "Suspended"
+            if tenant_spec.status == "suspended" or was_suspended:
+                await scale_workloads(names, suspend=tenant_spec.status == "suspended")
+            announce(reason, body, slug, tenant_spec, old, new, removed)
 
 
 async def provision_namespaces(
