@@ -64,16 +64,19 @@ async def watch_ready(kubectl: str, env: dict[str, str], names: set[str], create
     return ready
 
 
-async def create_all(names: list[str], created: dict[str, float], streams: int) -> None:
+async def create_all(names: list[str], created: dict[str, float], streams: int, rate: float) -> None:
     """Creates the tenants through `streams` sequential clients (as `kubectl apply -f dir/` runs, times
-    `streams`), recording the moment each create request is sent."""
+    `streams`), recording the moment each create request is sent; with `rate`, no faster than that per second."""
     from tenant_operator import kube
 
     queue = list(enumerate(names))
+    started = time.monotonic()
 
     async def stream() -> None:
         while queue:
             index, name = queue.pop(0)
+            if rate:
+                await asyncio.sleep(max(0.0, started + index / rate - time.monotonic()))
             created[name] = time.monotonic()
             await kube.create(tenant(name, wants_database(index)))
 
@@ -81,7 +84,9 @@ async def create_all(names: list[str], created: dict[str, float], streams: int) 
     await kube.close()
 
 
-async def restart_check(bench: Bench, operator: OperatorProcess, prefix: str, settle: float = 10) -> dict:
+async def restart_check(
+    bench: Bench, operator: OperatorProcess, prefix: str, profile: bool, settle: float = 10
+) -> dict:
     """The operator restarted with every tenant Ready: how soon it serves a new tenant, and what it costs."""
     from tenant_operator import kube
 
@@ -92,6 +97,7 @@ async def restart_check(bench: Bench, operator: OperatorProcess, prefix: str, se
     operator.start()
     live = time.monotonic() - started
     assert operator.process is not None
+    profiler = start_profiler(operator.process.pid, f"{prefix}-restart") if profile else None
     name = f"{prefix}-after-restart"
     created = time.monotonic()
     await kube.create(tenant(name))
@@ -102,6 +108,9 @@ async def restart_check(bench: Bench, operator: OperatorProcess, prefix: str, se
     )
     await waiting.wait()
     new_tenant_ready = time.monotonic() - created
+    if profiler is not None:
+        profiler.send_signal(signal.SIGINT)
+        profiler.wait(30)
     await asyncio.sleep(settle)
     usage = process_usage(operator.process.pid)
     requests = audit.requests()
@@ -142,7 +151,7 @@ def start_profiler(pid: int, prefix: str) -> subprocess.Popen:
 
 
 async def operator_run(
-    bench: Bench, count: int, prefix: str, idle_seconds: float, streams: int, profile: bool = False
+    bench: Bench, count: int, prefix: str, idle_seconds: float, streams: int, rate: float, profile: bool = False
 ) -> dict:
     operator = bench.operator(f"operator-{prefix}.log")
     operator.start()
@@ -162,7 +171,7 @@ async def operator_run(
     watcher = asyncio.create_task(watch_ready(kubectl, env, set(names), created))
     await asyncio.sleep(0.5)
     started = time.monotonic()
-    await create_all(names, created, streams)
+    await create_all(names, created, streams, rate)
     ready = await asyncio.wait_for(watcher, timeout=max(300, count * 2))
     total = time.monotonic() - started
     busy = process_usage(pid)
@@ -177,13 +186,14 @@ async def operator_run(
     await asyncio.sleep(idle_seconds)
     idle_to = process_usage(pid)
     idle_requests = audit.requests()
-    restarted = await restart_check(bench, operator, prefix)
+    restarted = await restart_check(bench, operator, prefix, profile)
     operator.stop()
     values = list(ready.values())
     return {
         "tenants": count,
         "tenants_with_database": sum(wants_database(index) for index in range(count)),
         "create_streams": streams,
+        "create_rate_per_second": rate or "as fast as the streams go",
         "all_ready_seconds": round(total, 2),
         "per_tenant_ready_seconds": latency(values),
         "per_tenant_ready_seconds_without_database": latency(
@@ -246,14 +256,15 @@ async def floor_run(bench: Bench, count: int, prefix: str) -> dict:
             "control_plane_cpu_seconds": control_plane}
 
 
-async def main(counts: list[int], idle_seconds: float, streams: int, profile: bool) -> None:
+async def main(counts: list[int], idle_seconds: float, streams: int, rate: float, profile: bool,
+               results_path: Path) -> None:
     bench = Bench()
     bench.start()
     os.environ["KUBECONFIG"] = str(bench.cluster.kubeconfig)  # this process's client: the admin's
     results = []
     try:
         for count in counts:
-            measured = await operator_run(bench, count, f"op{count}", idle_seconds, streams, profile)
+            measured = await operator_run(bench, count, f"op{count}", idle_seconds, streams, rate, profile)
             floor = await floor_run(bench, count, f"fl{count}")
             measured["floor_all_ready_seconds"] = floor["all_ready_seconds"]
             measured["floor_api_requests_per_tenant"] = floor["api_requests_per_tenant"]
@@ -265,7 +276,7 @@ async def main(counts: list[int], idle_seconds: float, streams: int, profile: bo
         bench.stop()
     report = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
               "results": results}
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    results_path.write_text(json.dumps(report, indent=2) + "\n")
     print_table(results)
 
 
@@ -285,6 +296,9 @@ if __name__ == "__main__":
     parser.add_argument("--tenants", type=int, nargs="+", default=[10, 100])
     parser.add_argument("--idle-seconds", type=float, default=30)
     parser.add_argument("--create-streams", type=int, default=16, help="clients creating tenants concurrently")
+    parser.add_argument("--rate", type=float, default=0, help="tenants created per second (0: a burst)")
+    parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--profile", action="store_true", help="sample the operator with py-spy (bench/profile-*.txt)")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.tenants, arguments.idle_seconds, arguments.create_streams, arguments.profile))
+    asyncio.run(main(arguments.tenants, arguments.idle_seconds, arguments.create_streams, arguments.rate,
+                     arguments.profile, arguments.results))

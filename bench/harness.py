@@ -12,7 +12,7 @@ import subprocess
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -190,10 +190,8 @@ def run(command: list[str], env: dict[str, str]) -> str:
     return subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
 
 
-def component_pids(cluster: LocalCluster) -> dict[str, int]:
-    """The control plane's processes of this cluster (kwokctl's binary runtime runs each as a plain process)."""
-    marker = f"{cluster.workdir / 'clusters' / cluster.name}/"
-    found: dict[str, int] = {}
+def processes() -> Iterator[tuple[int, list[str]]]:
+    """(pid, argv) of every process that can be read."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -201,9 +199,13 @@ def component_pids(cluster: LocalCluster) -> dict[str, int]:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if argv and any(marker.encode() in part for part in argv):
-            found[Path(argv[0].decode()).name] = int(entry.name)
-    return found
+        yield int(entry.name), [part.decode(errors="replace") for part in argv if part]
+
+
+def component_pids(cluster: LocalCluster) -> dict[str, int]:
+    """The control plane's processes of this cluster (kwokctl's binary runtime runs each as a plain process)."""
+    marker = f"{cluster.workdir / 'clusters' / cluster.name}/"
+    return {Path(argv[0]).name: pid for pid, argv in processes() if argv and any(marker in part for part in argv)}
 
 
 def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -26,6 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.harness import machine  # noqa: E402
 from tests.cluster.gateway_api import gateway_api_crd_files  # noqa: E402
 from tests.cluster.localcluster import LocalCluster, build_binaries, free_port  # noqa: E402
 from tests.e2e.receivers import HealthEndpoint  # noqa: E402
@@ -161,8 +160,7 @@ def main(count: int) -> None:
     seconds = [s["seconds"] for s in samples if s["seconds"] is not None]
     report = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_implementation()} "
-                   f"{platform.python_version()}",
+        "machine": machine(),
         "check_interval_seconds": INTERVAL_SECONDS, "failure_threshold": FAILURE_THRESHOLD,
         "rollouts": count, "measured": len(seconds),
         "first_failure_to_blue_seconds": {"p50": round(statistics.median(seconds), 3), "max": round(max(seconds), 3),

@@ -7,7 +7,7 @@ from typing import Any
 
 import kopf
 
-from . import kube, webhooks
+from . import kube, readiness, webhooks
 from .api import FINALIZER, GROUP, KOPF_PREFIX, LEGACY_KOPF_PREFIX
 from .conditions import LAST_HANDLED_FIELD
 from .certificates import ensure_certificate
@@ -23,6 +23,7 @@ from .versions import handlers as version_handlers  # noqa: F401  (registers the
 
 
 webhooks.install()
+readiness.install()
 
 
 def configure_webhook(settings: kopf.OperatorSettings, options: WebhookOptions) -> None:

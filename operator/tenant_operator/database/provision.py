@@ -100,14 +100,17 @@ async def ensure_role(connection: psycopg.AsyncConnection, slug: str, role: str,
     if exists and comment != ownership_comment(slug):
         raise DatabaseError("DatabaseConflict", f"role {role} exists and is not managed for tenant {slug}")
     verifier = scram_sha256_verifier(password)
-    if exists:
-        await connection.execute(statements.alter_role(role, verifier, limit))
-    else:
-        try:
-            await connection.execute(statements.create_role(role, verifier, limit))
-        except psycopg.errors.DuplicateObject:  # made by a concurrent run: take the ALTER path
+    # One transaction: a crash between CREATE ROLE and COMMENT would leave a role the next run refuses as foreign.
+    async with connection.transaction():
+        if exists:
             await connection.execute(statements.alter_role(role, verifier, limit))
-    await connection.execute(statements.comment_on_role(role, ownership_comment(slug)))
+        else:
+            try:
+                async with connection.transaction():  # a savepoint, so a concurrent run's role can be taken over
+                    await connection.execute(statements.create_role(role, verifier, limit))
+            except psycopg.errors.DuplicateObject:  # made by a concurrent run: take the ALTER path
+                await connection.execute(statements.alter_role(role, verifier, limit))
+        await connection.execute(statements.comment_on_role(role, ownership_comment(slug)))
 
 
 async def ensure_database_object(connection: psycopg.AsyncConnection, slug: str, database: str, role: str) -> None:

@@ -33,6 +33,7 @@ from . import database, render
 from .model import TenantSpec
 
 CONFLICT_RETRY_SECONDS = 30
+RETRY_BACKOFF = 5  # after an unexpected error (a dropped apiserver connection): kopf's default is 60 s
 RECONCILE_CONCURRENCY = 16  # tenants provisioned at once; the others wait their turn (kopf queues their events)
 RECONCILES = asyncio.Semaphore(RECONCILE_CONCURRENCY)
 LABEL_RETAINED_FROM = f"{GROUP}/retained-from"
@@ -171,9 +172,9 @@ async def apply_area(report: Report, condition: str, objects: list[dict[str, Any
     report.set(condition, True, "Applied", f"{len(objects)} {what} object(s) applied")
 
 
-@kopf.on.resume(GROUP, VERSION, "tenants")
-@kopf.on.create(GROUP, VERSION, "tenants")
-@kopf.on.update(GROUP, VERSION, "tenants")
+@kopf.on.resume(GROUP, VERSION, "tenants", backoff=RETRY_BACKOFF)
+@kopf.on.create(GROUP, VERSION, "tenants", backoff=RETRY_BACKOFF)
+@kopf.on.update(GROUP, VERSION, "tenants", backoff=RETRY_BACKOFF)
 async def reconcile_tenant(
     name: str,
     uid: str,
@@ -382,7 +383,7 @@ async def tally_tenant(type: str, uid: str, spec: kopf.Spec, status: kopf.Status
         TENANTS.seen(uid, status.get("phase") or "Provisioning", spec.get("plan", "basic"))
 
 
-@kopf.on.delete(GROUP, VERSION, "tenants")
+@kopf.on.delete(GROUP, VERSION, "tenants", backoff=RETRY_BACKOFF)
 async def decommission_tenant(
     name: str, spec: kopf.Spec, meta: kopf.Meta, status: kopf.Status, body: kopf.Body, **_: Any
 ) -> None:
