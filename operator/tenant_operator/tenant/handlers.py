@@ -201,11 +201,12 @@ async def reconcile_tenant(
             policy = await security_policy_of(tenant_spec, report, patch, slug)
             state = render.desired_state(slug, uid, tenant_spec, policy, IDENTITY.subject)
             names = state.namespace_names
-            await kube.together(
-                announce_phase(name, report, "Provisioning", f"provisioning {len(names)} namespace(s)")
-                if not status.get("phase") else asyncio.sleep(0),
-                provision_namespaces(state, slug, report, patch, body, set(status.get("namespaces") or [])),
-            )
+            known = set(status.get("namespaces") or [])
+            first_steps = [provision_namespaces(state, slug, report, patch, body, known)]
+            if not status.get("phase"):
+                message = f"provisioning {len(names)} namespace(s)"
+                first_steps.append(announce_phase(name, report, "Provisioning", message))
+            await kube.together(*first_steps)
             first_spec = reason == kopf.Reason.CREATE and meta.get("generation") == 1
             removed = [] if first_spec else await remove_stale_namespaces(slug, tenant_spec, names)
             await follow_tenant_namespaces(slug, names, ip_restrictions_by_tenant)
