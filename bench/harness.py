@@ -8,9 +8,7 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 import tempfile
-import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -174,20 +172,6 @@ class Bench:
             for log in self.scratch.glob("operator-*.log"):  # kept for a look afterwards (git-ignored)
                 shutil.copy(log, REPO / "bench" / log.name)
             shutil.rmtree(self.scratch, ignore_errors=True)
-
-
-def wait_for(predicate, timeout: float, interval: float = 1.0, what: str = "condition"):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise TimeoutError(f"{what} not reached within {timeout} s")
-
-
-def run(command: list[str], env: dict[str, str]) -> str:
-    return subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
 
 
 def processes() -> Iterator[tuple[int, list[str]]]:
